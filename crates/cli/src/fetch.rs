@@ -1,0 +1,79 @@
+//! `nasdaq-cli fetch`: load, then summarise or write.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use arrow::util::pretty::pretty_format_batches;
+use nasdaq_config::SourceSpec;
+use nasdaq_core::{LoadRequest, Loaded, Loader, OutputFormat, write_table};
+
+use crate::args::{FetchArgs, GlobalArgs};
+use crate::sample;
+
+/// Rows shown by the preview.
+const PREVIEW_ROWS: usize = 5;
+
+pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    if let Some(output) = &args.output {
+        // Refuse a bad output name before any download.
+        OutputFormat::from_path(output)?;
+    }
+    let (source, key, label) = match &args.source {
+        Some(text) => match SourceSpec::parse(text)? {
+            SourceSpec::File { path } => {
+                let (source, key) = SourceSpec::open_file(&path)?;
+                (source, key, None)
+            }
+            SourceSpec::S3 { .. } => anyhow::bail!("{text}: S3 sources are not supported yet"),
+        },
+        None => (
+            sample::source().await?,
+            sample::SAMPLE_KEY.to_owned(),
+            Some(format!("bundled sample ({})", sample::SAMPLE_PATH)),
+        ),
+    };
+    tracing::info!(%source, %key, "loading");
+    let Loaded { table, mut report } = Loader::new(source).load(&LoadRequest::new(key)).await?;
+    report.source_label = label;
+    if let Some(output) = &args.output {
+        let metadata = report.metadata();
+        let path = output.clone();
+        let written = table.clone();
+        tokio::task::spawn_blocking(move || write_table(&written, &path, &metadata))
+            .await
+            .context("the writer stopped")??;
+        report.output = Some(output.display().to_string());
+    }
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let from = report.source_label.as_deref().unwrap_or(&report.source);
+    println!(
+        "Loaded {} rows, {} tickers, {} to {} from {} in {} ms",
+        report.rows,
+        report.tickers,
+        report.first_date.as_deref().unwrap_or("-"),
+        report.last_date.as_deref().unwrap_or("-"),
+        from,
+        report.elapsed_ms
+    );
+    match &report.output {
+        Some(output) => println!("Wrote {output}"),
+        None if !global.quiet => {
+            let head: Vec<_> = table
+                .batches
+                .first()
+                .map(|b| b.slice(0, PREVIEW_ROWS.min(b.num_rows())))
+                .into_iter()
+                .collect();
+            println!("{}", pretty_format_batches(&head)?);
+        }
+        None => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}

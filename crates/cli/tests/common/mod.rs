@@ -1,0 +1,109 @@
+//! Running `nasdaq-cli` as a user does: its own binary, a scrubbed
+//! environment, an empty working directory.
+
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "a module shared by test files, each using a different part"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A scratch working directory and home for one test.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, contents).expect("write fixture");
+        path
+    }
+
+    /// The command, with nothing of the caller's environment but PATH.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_nasdaq-cli"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("XDG_CACHE_HOME", self.dir.path().join(".cache"))
+            .current_dir(self.dir.path());
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("nasdaq-cli runs")
+    }
+
+    /// Names of the files in the sandbox directory, sorted.
+    pub fn files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.path())
+            .expect("read dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The Python interpreter with pyarrow that the test command installs.
+///
+/// Under CI (`CI=true`) its absence fails the test; locally the test is
+/// skipped with a loud message.
+pub fn python_with_pyarrow() -> Option<PathBuf> {
+    let candidate = std::env::var_os("NASDAQ_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let works = Command::new(&candidate)
+        .args(["-c", "import pyarrow"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if works {
+        return Some(candidate);
+    }
+    let message = format!(
+        "no Python with pyarrow at {} (set NASDAQ_TEST_PYTHON; scripts/test.sh installs one)",
+        candidate.display()
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{message}");
+    }
+    eprintln!("\n!!!!! SKIPPED: {message} !!!!!\n");
+    None
+}
+
+/// Runs a Python snippet with `path` as `sys.argv[1]`; returns its stdout.
+pub fn python(interpreter: &Path, code: &str, path: &Path) -> String {
+    let output = Command::new(interpreter)
+        .args(["-c", code])
+        .arg(path)
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "python failed: {}",
+        stderr(&output)
+    );
+    stdout(&output)
+}

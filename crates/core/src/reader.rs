@@ -1,0 +1,251 @@
+//! The streaming CSV reader: a byte stream in, canonical batches out.
+//!
+//! Bytes are cut into chunks of whole lines as they arrive; each chunk is
+//! parsed on the rayon pool while the next one downloads. At most a few chunks
+//! of text are alive at once, so the text and the table are never both whole
+//! in memory. Chunks are cut at newlines, so a quoted field may not span lines
+//! (no market data format needs that).
+
+use std::collections::VecDeque;
+
+use arrow::array::RecordBatch;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use nasdaq_storage::ByteStream;
+use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+
+use crate::header::ColumnMap;
+use crate::parse::{ParsedChunk, RowError, parse_chunk};
+use crate::{Error, Result};
+
+/// How the reader cuts and schedules its work.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Target size of one parsed chunk, in bytes.
+    pub chunk_size: usize,
+    /// Chunks parsed or waiting at once.
+    pub in_flight: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            chunk_size: 4 * 1024 * 1024,
+            in_flight: rayon::current_num_threads() * 2,
+        }
+    }
+}
+
+/// What the reader produced from one object.
+#[derive(Debug)]
+pub struct ReadOutput {
+    /// Canonical batches, in file order (not yet sorted).
+    pub batches: Vec<RecordBatch>,
+    /// For each batch, the 1-based source line of each row.
+    pub lines: Vec<Vec<u64>>,
+    /// Bytes read.
+    pub bytes: u64,
+    /// SHA-256 of the bytes read, lowercase hex.
+    pub sha256: String,
+}
+
+type Pending = oneshot::Receiver<std::result::Result<ParsedChunk, RowError>>;
+
+/// Reads a whole CSV byte stream into canonical batches.
+///
+/// `file` names the object in errors (its URI).
+pub async fn read_csv(
+    mut stream: ByteStream,
+    file: &str,
+    options: &ReadOptions,
+) -> Result<ReadOutput> {
+    let mut hasher = Sha256::new();
+    let mut bytes = 0u64;
+    let mut buffer = BytesMut::new();
+    let mut map: Option<std::sync::Arc<ColumnMap>> = None;
+    let mut pending: VecDeque<Pending> = VecDeque::new();
+    let mut collector = Collector::new(file);
+
+    let mut finished = false;
+    while !finished {
+        match stream.next().await {
+            Some(chunk) => {
+                let chunk = chunk?;
+                hasher.update(&chunk);
+                bytes += chunk.len() as u64;
+                buffer.extend_from_slice(&chunk);
+            }
+            None => finished = true,
+        }
+        if map.is_none() {
+            match take_header(&mut buffer, finished, file)? {
+                Some(header) => map = Some(std::sync::Arc::new(header)),
+                None if finished => {
+                    return Err(Error::Empty {
+                        file: file.to_owned(),
+                    });
+                }
+                None => continue,
+            }
+        }
+        let Some(map) = &map else { continue };
+        while buffer.len() >= options.chunk_size || (finished && !buffer.is_empty()) {
+            let cut = if finished {
+                buffer.len()
+            } else {
+                match memchr::memrchr(b'\n', &buffer) {
+                    Some(newline) => newline + 1,
+                    None => break,
+                }
+            };
+            let text = buffer.split_to(cut).freeze();
+            pending.push_back(spawn_parse(text, map.clone()));
+            while pending.len() > options.in_flight {
+                if let Some(next) = pending.pop_front() {
+                    collector.collect(next, map).await?;
+                }
+            }
+        }
+    }
+    if let Some(map) = &map {
+        while let Some(next) = pending.pop_front() {
+            collector.collect(next, map).await?;
+        }
+    }
+    if collector.rows == 0 {
+        return Err(Error::NoRows {
+            file: file.to_owned(),
+        });
+    }
+    Ok(ReadOutput {
+        batches: collector.batches,
+        lines: collector.lines,
+        bytes,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
+fn spawn_parse(text: Bytes, map: std::sync::Arc<ColumnMap>) -> Pending {
+    let (tx, rx) = oneshot::channel();
+    rayon::spawn(move || {
+        // The receiver only goes away when the load was abandoned.
+        let _ = tx.send(parse_chunk(&text, &map));
+    });
+    rx
+}
+
+/// Takes the header line off the front of `buffer`, once it is complete.
+fn take_header(buffer: &mut BytesMut, finished: bool, file: &str) -> Result<Option<ColumnMap>> {
+    // A UTF-8 byte order mark is not part of the first column's name.
+    if buffer.starts_with(b"\xEF\xBB\xBF") {
+        let _ = buffer.split_to(3);
+    }
+    if let Some(kind) = not_csv(buffer) {
+        let start = String::from_utf8_lossy(&buffer[..buffer.len().min(40)]).into_owned();
+        return Err(Error::NotCsv {
+            file: file.to_owned(),
+            kind,
+            start,
+        });
+    }
+    let end = match memchr::memchr(b'\n', buffer) {
+        Some(newline) => newline + 1,
+        None if finished && !buffer.trim_ascii().is_empty() => buffer.len(),
+        None => return Ok(None),
+    };
+    let line = buffer.split_to(end);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(&line[..]);
+    let headers: Vec<String> = match reader.records().next() {
+        Some(Ok(record)) => record.iter().map(|h| h.trim().to_owned()).collect(),
+        _ => {
+            return Err(Error::MissingColumns {
+                file: file.to_owned(),
+                missing: "all".to_owned(),
+                found: String::from_utf8_lossy(&line).trim().to_owned(),
+            });
+        }
+    };
+    ColumnMap::from_header(file, headers).map(Some)
+}
+
+/// What a body that is not CSV looks like, judged from its first bytes.
+fn not_csv(buffer: &[u8]) -> Option<&'static str> {
+    let start = buffer.trim_ascii_start();
+    let lower: Vec<u8> = start.iter().take(15).map(u8::to_ascii_lowercase).collect();
+    if lower.starts_with(b"<!doctype html")
+        || lower.starts_with(b"<html")
+        || lower.starts_with(b"<?xml")
+        || lower.starts_with(b"<error")
+    {
+        Some("HTML or XML")
+    } else if start.first().is_some_and(|b| matches!(b, b'{' | b'[')) {
+        Some("JSON")
+    } else {
+        None
+    }
+}
+
+/// Gathers parsed chunks in order and turns chunk-relative lines into absolute ones.
+struct Collector<'a> {
+    file: &'a str,
+    /// Lines before the current chunk (the header is line 1).
+    line_offset: u64,
+    rows: usize,
+    batches: Vec<RecordBatch>,
+    lines: Vec<Vec<u64>>,
+}
+
+impl<'a> Collector<'a> {
+    fn new(file: &'a str) -> Self {
+        Self {
+            file,
+            line_offset: 1,
+            rows: 0,
+            batches: Vec::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// Waits for the next chunk in file order and keeps it, or reports its error.
+    async fn collect(&mut self, receiver: Pending, map: &ColumnMap) -> Result<()> {
+        let file = self.file.to_owned();
+        let parsed = receiver.await.map_err(|_| Error::Value {
+            file: file.clone(),
+            line: self.line_offset,
+            column: 0,
+            header: String::new(),
+            message: "the parser stopped unexpectedly".to_owned(),
+        })?;
+        match parsed {
+            Ok(chunk) => {
+                let offset = self.line_offset;
+                self.rows += chunk.batch.num_rows();
+                self.lines
+                    .push(chunk.lines.iter().map(|l| offset + u64::from(*l)).collect());
+                self.batches.push(chunk.batch);
+                self.line_offset += chunk.newlines;
+                Ok(())
+            }
+            Err(RowError::FieldCount { line, found }) => Err(Error::FieldCount {
+                file,
+                line: self.line_offset + line,
+                expected: map.headers.len(),
+                found,
+            }),
+            Err(RowError::Value {
+                line,
+                field,
+                message,
+            }) => Err(Error::Value {
+                file,
+                line: self.line_offset + line,
+                column: field + 1,
+                header: map.headers.get(field).cloned().unwrap_or_default(),
+                message,
+            }),
+        }
+    }
+}

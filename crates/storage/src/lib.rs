@@ -1,0 +1,34 @@
+//! Byte-level access to market data objects.
+//!
+//! `nasdaq-storage` knows bytes and objects, never CSV. Its centre is the
+//! [`MarketSource`] trait, shaped like [`object_store::ObjectStore`]: a few
+//! required async methods with a documented contract, conveniences in
+//! [`MarketSourceExt`], usable as `Arc<dyn MarketSource>`.
+//!
+//! Backends:
+//! - [`ObjectStoreSource`] over any `object_store` store: a local directory
+//!   ([`ObjectStoreSource::local`]), memory ([`ObjectStoreSource::memory`]), or
+//!   a store you built yourself ([`ObjectStoreSource::new`]).
+//!
+//! ```
+//! # tokio_test();
+//! # fn tokio_test() { tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use nasdaq_storage::{MarketSource, MarketSourceExt, ObjectStoreSource, PutOptions};
+//!
+//! let source = ObjectStoreSource::memory();
+//! source.put("prices/NASDAQ.csv", "Date,Ticker\n".into(), PutOptions::default()).await.unwrap();
+//! let bytes = source.get_bytes("prices/NASDAQ.csv").await.unwrap();
+//! assert_eq!(&bytes[..], b"Date,Ticker\n");
+//! # }) }
+//! ```
+
+mod error;
+mod object;
+mod source;
+
+pub use error::{Error, Result};
+pub use object::ObjectStoreSource;
+pub use source::{
+    ByteStream, Fetched, GetOptions, MarketSource, MarketSourceExt, ObjectInfo, PutOptions,
+    PutReceipt,
+};

@@ -1,0 +1,135 @@
+//! The `MarketSource` trait: where market data bytes come from and go to.
+
+use std::collections::BTreeMap;
+use std::fmt::{Debug, Display};
+use std::ops::Range;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use futures::stream::BoxStream;
+use serde::Serialize;
+
+use crate::Result;
+
+/// A stream of the bytes of one object, in order.
+pub type ByteStream = BoxStream<'static, Result<Bytes>>;
+
+/// What is known of one stored object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectInfo {
+    /// The key of the object within its source.
+    pub key: String,
+    /// The full address, e.g. `s3://bucket/key` or `file:///dir/key`.
+    pub uri: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The entity tag, when the backend has one.
+    pub etag: Option<String>,
+    /// The version id, when the backend versions objects.
+    pub version: Option<String>,
+    /// When the object was last written.
+    pub last_modified: DateTime<Utc>,
+    /// User metadata stored with the object (S3 `x-amz-meta-*`). Empty where unsupported.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Options of a [`MarketSource::get`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GetOptions {
+    /// Only send the body when the object's ETag differs from this one;
+    /// otherwise fail with [`crate::Error::NotModified`].
+    pub if_none_match: Option<String>,
+    /// Only this byte range (end exclusive, clamped to the object's size).
+    pub range: Option<Range<u64>>,
+}
+
+/// Options of a [`MarketSource::put`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutOptions {
+    /// User metadata to store with the object. Backends that cannot store
+    /// metadata (the local file system) drop it.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// What a [`MarketSource::put`] stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PutReceipt {
+    /// The ETag the backend gave the new object.
+    pub etag: Option<String>,
+    /// The version id, where versioned.
+    pub version: Option<String>,
+}
+
+/// An object being read: what it is and its bytes.
+pub struct Fetched {
+    /// The object's description at the time of the read.
+    pub info: ObjectInfo,
+    /// The bytes (of the requested range, if any).
+    pub stream: ByteStream,
+}
+
+impl Debug for Fetched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetched")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A place market data objects are read from and written to.
+///
+/// # Contract
+///
+/// Every implementation, checked by the conformance suite in `nasdaq-testkit`:
+/// - keys are `/`-separated relative paths; `uri(key)` names the object fully;
+/// - `get` of a missing key fails with [`crate::Error::NotFound`], never with an
+///   empty stream; `head` likewise;
+/// - `get` with `if_none_match` equal to the current ETag fails with
+///   [`crate::Error::NotModified`] and sends no body;
+/// - `get` with a range yields exactly those bytes (clamped to the object's end);
+/// - `info` of a `get` equals what `head` reports for the same object;
+/// - `list(prefix)` yields every object whose key starts with `prefix`, in
+///   lexicographic key order;
+/// - after `put` returns, `get` yields exactly the bytes put, and `head` the
+///   metadata put (where the backend stores metadata).
+#[async_trait]
+pub trait MarketSource: Display + Debug + Send + Sync + 'static {
+    /// The full address of `key` in this source, e.g. `s3://bucket/key`.
+    fn uri(&self, key: &str) -> String;
+
+    /// Reads an object.
+    async fn get(&self, key: &str, options: GetOptions) -> Result<Fetched>;
+
+    /// Describes an object without reading it.
+    async fn head(&self, key: &str) -> Result<ObjectInfo>;
+
+    /// Lists objects whose key starts with `prefix`, sorted by key.
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>>;
+
+    /// Stores `body` under `key`, replacing any object there.
+    async fn put(&self, key: &str, body: Bytes, options: PutOptions) -> Result<PutReceipt>;
+}
+
+/// Conveniences over any [`MarketSource`].
+#[async_trait]
+pub trait MarketSourceExt: MarketSource {
+    /// Reads a whole object into memory.
+    async fn get_bytes(&self, key: &str) -> Result<Bytes> {
+        let fetched = self.get(key, GetOptions::default()).await?;
+        let chunks: Vec<Bytes> = fetched.stream.try_collect().await?;
+        Ok(chunks.concat().into())
+    }
+
+    /// Whether an object exists.
+    async fn exists(&self, key: &str) -> Result<bool> {
+        match self.head(key).await {
+            Ok(_) => Ok(true),
+            Err(crate::Error::NotFound { .. }) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+}
+
+impl<T: MarketSource + ?Sized> MarketSourceExt for T {}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what the tests need
+# (a Python venv with moto's S3 server and pyarrow), then runs lints and tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=.venv
+requirements=scripts/requirements-test.txt
+stamp="$venv/.installed-$(sha256sum "$requirements" | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "== installing test tools into $venv (moto[server], pyarrow)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  touch "$stamp"
+fi
+export NASDAQ_TEST_PYTHON="$PWD/$venv/bin/python"
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+echo "== cargo test"
+cargo test --workspace
