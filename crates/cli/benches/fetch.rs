@@ -23,7 +23,10 @@ fn env_or(name: &str, default: usize) -> usize {
 }
 
 /// Waits for `child`, returning its peak resident set size in bytes.
-#[allow(unsafe_code, reason = "wait4 is the one call that returns a child's own rusage")]
+#[allow(
+    unsafe_code,
+    reason = "wait4 is the one call that returns a child's own rusage"
+)]
 fn wait_peak_rss(child: &std::process::Child) -> (i32, u64) {
     let mut status = 0;
     // SAFETY: a zeroed rusage is a valid out-parameter; pid is our unwaited child.
@@ -46,7 +49,11 @@ fn data_file(tickers: usize, years: usize) -> (PathBuf, usize) {
     let spec = BarsSpec::new(tickers, years);
     let path = dir.join(format!("nasdaq-{tickers}x{years}.csv"));
     if !path.exists() {
-        eprintln!("generating {} rows into {} ...", spec.rows(), path.display());
+        eprintln!(
+            "generating {} rows into {} ...",
+            spec.rows(),
+            path.display()
+        );
         let partial = path.with_extension("partial");
         std::fs::write(&partial, generate_csv(&spec)).expect("write bench data");
         std::fs::rename(&partial, &path).expect("rename bench data");
@@ -54,7 +61,10 @@ fn data_file(tickers: usize, years: usize) -> (PathBuf, usize) {
     (path, spec.rows())
 }
 
-#[allow(clippy::zombie_processes, reason = "children are reaped by wait4 in wait_peak_rss")]
+#[allow(
+    clippy::zombie_processes,
+    reason = "children are reaped by wait4 in wait_peak_rss"
+)]
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -81,7 +91,10 @@ fn main() {
     let parquet_arg = parquet.to_string_lossy().into_owned();
     let modes: [(&str, Vec<&str>); 2] = [
         ("memory", vec!["fetch", &input_arg, "--json"]),
-        ("parquet", vec!["fetch", &input_arg, "--output", &parquet_arg, "--json"]),
+        (
+            "parquet",
+            vec!["fetch", &input_arg, "--output", &parquet_arg, "--json"],
+        ),
     ];
     for (mode, args) in modes {
         let mut seconds = Vec::new();

@@ -26,6 +26,63 @@ pub(crate) struct GlobalArgs {
     /// Only errors on stderr; no progress.
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
+    /// Read settings from this TOML file (default: ./nasdaq.toml if present) [env: NASDAQ_CONFIG].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) config: Option<PathBuf>,
+    /// Read variables from this file instead of ./.env [env: NASDAQ_ENV_FILE].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) env_file: Option<PathBuf>,
+    /// AWS region of the bucket [env: AWS_REGION].
+    #[arg(long, global = true, value_name = "REGION")]
+    pub(crate) region: Option<String>,
+    /// Profile in ~/.aws/credentials and ~/.aws/config [env: AWS_PROFILE].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub(crate) profile: Option<String>,
+    /// Endpoint of an S3-compatible store, e.g. http://127.0.0.1:9000 [env: AWS_ENDPOINT_URL].
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) endpoint: Option<String>,
+    /// Allow a plain-http endpoint [env: AWS_ALLOW_HTTP].
+    #[arg(long, global = true)]
+    pub(crate) allow_http: bool,
+    /// Send unsigned requests (public buckets) [env: NASDAQ_NO_SIGN_REQUEST].
+    #[arg(long, global = true)]
+    pub(crate) no_sign_request: bool,
+    /// Cache directory [env: NASDAQ_CACHE_DIR].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Retries of a failed request [env: NASDAQ_RETRY_MAX_RETRIES].
+    #[arg(long, global = true, value_name = "N")]
+    pub(crate) max_retries: Option<String>,
+    /// Seconds allowed for one request [env: NASDAQ_TIMEOUT_SECS].
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub(crate) timeout: Option<String>,
+}
+
+impl GlobalArgs {
+    /// The flags that set settings, by the setting's environment name.
+    pub(crate) fn setting_flags(&self) -> Vec<(&'static str, String)> {
+        let mut flags = Vec::new();
+        let mut text = |env: &'static str, value: Option<String>| {
+            if let Some(value) = value {
+                flags.push((env, value));
+            }
+        };
+        text("AWS_REGION", self.region.clone());
+        text("AWS_PROFILE", self.profile.clone());
+        text("AWS_ENDPOINT_URL", self.endpoint.clone());
+        text("AWS_ALLOW_HTTP", self.allow_http.then(|| "true".to_owned()));
+        text(
+            "NASDAQ_NO_SIGN_REQUEST",
+            self.no_sign_request.then(|| "true".to_owned()),
+        );
+        text(
+            "NASDAQ_CACHE_DIR",
+            self.cache_dir.as_ref().map(|p| p.display().to_string()),
+        );
+        text("NASDAQ_RETRY_MAX_RETRIES", self.max_retries.clone());
+        text("NASDAQ_TIMEOUT_SECS", self.timeout.clone());
+        flags
+    }
 }
 
 /// The commands.
@@ -33,6 +90,29 @@ pub(crate) struct GlobalArgs {
 pub(crate) enum Command {
     /// Load market data and print a summary, or write it to a file.
     Fetch(FetchArgs),
+    /// Show or create the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `nasdaq-cli config ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Every effective setting and where it came from (secrets as set/unset).
+    Show {
+        /// One JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a commented .env (mode 0600) with every key; never overwrites one.
+    Init {
+        /// Where to write it.
+        #[arg(long, value_name = "PATH", default_value = ".env")]
+        path: PathBuf,
+        /// Print the template on stdout instead of writing a file.
+        #[arg(long, conflicts_with = "path")]
+        stdout: bool,
+    },
 }
 
 /// `nasdaq-cli fetch`.

@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use anyhow::Context;
 use arrow::util::pretty::pretty_format_batches;
-use nasdaq_config::SourceSpec;
-use nasdaq_core::{LoadRequest, Loaded, Loader, OutputFormat, write_table};
+use nasdaq_config::{DataSource, SourceSpec};
+use nasdaq_core::{LoadRequest, Loaded, Loader, OutputFormat, WriteOptions, write_table};
 
 use crate::args::{FetchArgs, GlobalArgs};
-use crate::sample;
+use crate::{config, sample};
 
 /// Rows shown by the preview.
 const PREVIEW_ROWS: usize = 5;
@@ -20,15 +20,26 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
         // Refuse a bad output name before any download.
         OutputFormat::from_path(output)?;
     }
-    let (source, key, label) = match &args.source {
+    let configured = config::load(global)?;
+    let wanted = match &args.source {
         Some(text) => match SourceSpec::parse(text)? {
-            SourceSpec::File { path } => {
-                let (source, key) = SourceSpec::open_file(&path)?;
-                (source, key, None)
-            }
-            SourceSpec::S3 { .. } => anyhow::bail!("{text}: S3 sources are not supported yet"),
+            SourceSpec::File { path } => DataSource::Local(path),
+            SourceSpec::S3 { bucket, key } => DataSource::S3 { bucket, key },
         },
-        None => (
+        None => configured.settings.data_source()?,
+    };
+    let (source, key, label) = match &wanted {
+        DataSource::Local(path) => {
+            let (source, key) = SourceSpec::open_file(path)?;
+            (source, key, None)
+        }
+        DataSource::S3 { .. } => {
+            anyhow::bail!(
+                "{}: S3 sources are not supported yet",
+                config::describe_source(&wanted)
+            )
+        }
+        DataSource::Sample => (
             sample::source().await?,
             sample::SAMPLE_KEY.to_owned(),
             Some(format!("bundled sample ({})", sample::SAMPLE_PATH)),
@@ -38,10 +49,13 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
     let Loaded { table, mut report } = Loader::new(source).load(&LoadRequest::new(key)).await?;
     report.source_label = label;
     if let Some(output) = &args.output {
-        let metadata = report.metadata();
+        let options = WriteOptions {
+            compression: configured.settings.output.compression,
+            metadata: report.metadata(),
+        };
         let path = output.clone();
         let written = table.clone();
-        tokio::task::spawn_blocking(move || write_table(&written, &path, &metadata))
+        tokio::task::spawn_blocking(move || write_table(&written, &path, &options))
             .await
             .context("the writer stopped")??;
         report.output = Some(output.display().to_string());

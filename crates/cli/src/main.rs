@@ -1,6 +1,7 @@
 //! `nasdaq-cli`: load daily NASDAQ bars into Arrow, Parquet or CSV.
 
 mod args;
+mod config;
 mod fetch;
 mod sample;
 
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Fetch(args) => fetch::run(&cli.global, args).await,
+        Command::Config(command) => config::run(&cli.global, command),
     }
 }
 

@@ -129,6 +129,7 @@ print(json.dumps({
     "first": [str(t.column("date")[0]), str(t.column("ticker")[0])],
     "close_sum": sum(t.column("close").to_pylist()),
     "source": json.loads(meta["nasdaq.load_report"])["source"],
+    "kv_sha256": pq.read_metadata(sys.argv[1]).metadata[b"nasdaq.sha256"].decode(),
 }))
 "#;
     let seen: serde_json::Value =
@@ -164,6 +165,11 @@ print(json.dumps({
     let ours = total_close(&batches);
     assert!((seen["close_sum"].as_f64().unwrap() - ours).abs() < 1e-6 * ours);
     assert!(seen["source"].as_str().unwrap().ends_with("NASDAQ.csv"));
+    let (_, metadata) = read_parquet(&sandbox.path("x.parquet"));
+    assert_eq!(
+        seen["kv_sha256"].as_str(),
+        Some(metadata["nasdaq.sha256"].as_str())
+    );
 }
 
 #[test]

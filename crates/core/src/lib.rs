@@ -57,4 +57,4 @@ pub use loader::{LoadRequest, Loaded, Loader};
 pub use reader::{ReadOptions, ReadOutput, read_csv};
 pub use report::LoadReport;
 pub use table::{Table, summarize};
-pub use writer::{OutputFormat, write_table};
+pub use writer::{Compression, OutputFormat, WriteOptions, write_table};

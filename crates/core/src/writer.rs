@@ -9,13 +9,37 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use arrow::datatypes::Schema;
+use std::sync::Arc;
+
+use arrow::datatypes::{Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use crate::{Error, Result, Table};
+
+/// Parquet compression codecs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// Zstandard (the default).
+    #[default]
+    Zstd,
+    /// Snappy.
+    Snappy,
+    /// None.
+    None,
+}
+
+/// How `write_table` writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Parquet compression.
+    pub compression: Compression,
+    /// File-level key-value metadata (Parquet, Arrow IPC).
+    pub metadata: Vec<(String, String)>,
+}
 
 /// The file formats `write_table` speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,9 +76,8 @@ impl OutputFormat {
     }
 }
 
-/// Writes `table` to `path` in the format its extension names, with
-/// `metadata` as file-level key-value metadata (Parquet, Arrow IPC).
-pub fn write_table(table: &Table, path: &Path, metadata: &[(String, String)]) -> Result<()> {
+/// Writes `table` to `path` in the format its extension names.
+pub fn write_table(table: &Table, path: &Path, options: &WriteOptions) -> Result<()> {
     let format = OutputFormat::from_path(path)?;
     let failure = |message: String| Error::Write {
         path: path.to_owned(),
@@ -74,8 +97,8 @@ pub fn write_table(table: &Table, path: &Path, metadata: &[(String, String)]) ->
         .try_clone()
         .map_err(|err| failure(err.to_string()))?;
     match format {
-        OutputFormat::Parquet => write_parquet(table, file, metadata),
-        OutputFormat::ArrowIpc => write_ipc(table, file, metadata),
+        OutputFormat::Parquet => write_parquet(table, file, options),
+        OutputFormat::ArrowIpc => write_ipc(table, file, &options.metadata),
         OutputFormat::Csv => write_csv(table, file),
     }
     .map_err(failure)?;
@@ -87,37 +110,53 @@ pub fn write_table(table: &Table, path: &Path, metadata: &[(String, String)]) ->
     Ok(())
 }
 
-fn write_parquet(table: &Table, file: File, metadata: &[(String, String)]) -> Result<(), String> {
-    let key_values = metadata
+fn write_parquet(table: &Table, file: File, options: &WriteOptions) -> Result<(), String> {
+    let key_values = options
+        .metadata
         .iter()
         .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
         .collect();
     let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_compression(match options.compression {
+            Compression::Zstd => ParquetCompression::ZSTD(ZstdLevel::default()),
+            Compression::Snappy => ParquetCompression::SNAPPY,
+            Compression::None => ParquetCompression::UNCOMPRESSED,
+        })
         .set_key_value_metadata(Some(key_values))
         .set_max_row_group_row_count(Some(1024 * 1024))
         .build();
-    let mut writer =
-        ArrowWriter::try_new(BufWriter::new(file), table.schema.clone(), Some(properties))
-            .map_err(|e| e.to_string())?;
+    // The metadata goes both into the file's key-value metadata (DuckDB,
+    // polars, parquet-tools) and into the Arrow schema (pyarrow's schema.metadata).
+    let schema = with_metadata(table, &options.metadata);
+    let mut writer = ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(properties))
+        .map_err(|e| e.to_string())?;
     for batch in &table.batches {
-        writer.write(batch).map_err(|e| e.to_string())?;
+        let batch = batch
+            .clone()
+            .with_schema(schema.clone())
+            .map_err(|e| e.to_string())?;
+        writer.write(&batch).map_err(|e| e.to_string())?;
     }
     writer.close().map_err(|e| e.to_string())?;
     Ok(())
 }
 
-fn write_ipc(table: &Table, file: File, metadata: &[(String, String)]) -> Result<(), String> {
-    let schema = Schema::new_with_metadata(
+/// The table's schema carrying `metadata`.
+fn with_metadata(table: &Table, metadata: &[(String, String)]) -> SchemaRef {
+    Arc::new(Schema::new_with_metadata(
         table.schema.fields().clone(),
         metadata.iter().cloned().collect::<HashMap<_, _>>(),
-    );
+    ))
+}
+
+fn write_ipc(table: &Table, file: File, metadata: &[(String, String)]) -> Result<(), String> {
+    let schema = with_metadata(table, metadata);
     let mut writer = arrow::ipc::writer::FileWriter::try_new(BufWriter::new(file), &schema)
         .map_err(|e| e.to_string())?;
     for batch in &table.batches {
         let batch = batch
             .clone()
-            .with_schema(schema.clone().into())
+            .with_schema(schema.clone())
             .map_err(|e| e.to_string())?;
         writer.write(&batch).map_err(|e| e.to_string())?;
     }
