@@ -26,8 +26,31 @@ pub enum Error {
     AccessDenied {
         /// The full address of the object or bucket.
         uri: String,
-        /// What the server said, without any secret.
+        /// The S3 error code (`InvalidAccessKeyId`, `SignatureDoesNotMatch`,
+        /// `AccessDenied`, `RequestTimeTooSkewed`, ...), when the server gave one.
+        code: Option<String>,
+        /// What went wrong and what to do, without any secret.
         reason: String,
+    },
+    /// The bucket does not exist.
+    #[error(
+        "bucket {bucket} does not exist (NoSuchBucket): check AWS_S3_BUCKET_NAME, the region and the endpoint"
+    )]
+    NoSuchBucket {
+        /// The bucket name.
+        bucket: String,
+    },
+    /// The bucket lives in another region than the one configured.
+    #[error(
+        "{uri}: the bucket is in another region{region_hint} ({code}): set AWS_REGION or --region accordingly"
+    )]
+    WrongRegion {
+        /// The full address of the object.
+        uri: String,
+        /// The S3 error code.
+        code: String,
+        /// ` (eu-west-1)` when the server said which, else empty.
+        region_hint: String,
     },
     /// An object with different content already exists and overwriting was not allowed.
     #[error("{uri} already exists with different content: pass --force to overwrite it")]
@@ -52,6 +75,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// No usable credentials, or inconsistent ones.
+    #[error("{message}")]
+    Credentials {
+        /// What was tried and how to fix it.
+        message: String,
+    },
+    /// The backend's settings are unusable (a bad endpoint, plain http not allowed, ...).
+    #[error("{message}")]
+    Config {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
     /// Any other failure of the backend (network, server error after retries, ...).
     #[error("{uri}: {message}")]
     Backend {
@@ -66,15 +101,45 @@ impl Error {
     /// Turns an `object_store` error into ours, naming the object by `uri`.
     pub(crate) fn from_object_store(err: object_store::Error, uri: String) -> Self {
         use object_store::Error as E;
+        let text = error_chain(&err);
+        let detail = S3Detail::parse(&text);
+        if let Some(detail) = &detail {
+            match detail.code.as_str() {
+                "NoSuchBucket" => {
+                    return Self::NoSuchBucket {
+                        bucket: bucket_of(&uri),
+                    };
+                }
+                "PermanentRedirect"
+                | "AuthorizationHeaderMalformed"
+                | "IllegalLocationConstraintException" => {
+                    return Self::WrongRegion {
+                        uri,
+                        code: detail.code.clone(),
+                        region_hint: detail
+                            .region
+                            .as_ref()
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default(),
+                    };
+                }
+                _ => {}
+            }
+        }
         match err {
             E::NotFound { .. } => Self::NotFound { uri },
             E::NotModified { .. } => Self::NotModified { uri },
             E::AlreadyExists { .. } | E::Precondition { .. } => Self::AlreadyExists { uri },
-            E::PermissionDenied { source, .. } | E::Unauthenticated { source, .. } => {
-                Self::AccessDenied {
-                    uri,
-                    reason: source.to_string(),
-                }
+            E::PermissionDenied { .. } | E::Unauthenticated { .. } => {
+                let method = text
+                    .split("Error performing ")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .unwrap_or("GET");
+                let listing = text.contains("list-type=");
+                let code = detail.as_ref().map(|d| d.code.clone());
+                let reason = denial_reason(code.as_deref(), method, listing, &uri);
+                Self::AccessDenied { uri, code, reason }
             }
             E::InvalidPath { source } => Self::InvalidKey {
                 key: uri,
@@ -84,6 +149,80 @@ impl Error {
                 uri,
                 message: error_chain(&other),
             },
+        }
+    }
+}
+
+/// The code, message and region of an S3 XML error body found in `text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct S3Detail {
+    code: String,
+    region: Option<String>,
+}
+
+impl S3Detail {
+    fn parse(text: &str) -> Option<Self> {
+        let tag = |name: &str| -> Option<String> {
+            let open = format!("<{name}>");
+            let start = text.find(&open)? + open.len();
+            let end = text[start..].find("</")? + start;
+            Some(text[start..end].to_owned())
+        };
+        Some(Self {
+            code: tag("Code")?,
+            region: tag("Region"),
+        })
+    }
+}
+
+/// The bucket of an `s3://bucket/key` address (or the address itself).
+fn bucket_of(uri: &str) -> String {
+    uri.strip_prefix("s3://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or(uri)
+        .to_owned()
+}
+
+/// The IAM action a request needs.
+fn action_for(method: &str, listing: bool) -> &'static str {
+    match method {
+        _ if listing => "s3:ListBucket",
+        "PUT" | "POST" => "s3:PutObject",
+        "DELETE" => "s3:DeleteObject",
+        _ => "s3:GetObject",
+    }
+}
+
+/// What a 401/403 means, and what to do about it.
+fn denial_reason(code: Option<&str>, method: &str, listing: bool, uri: &str) -> String {
+    match code {
+        Some("InvalidAccessKeyId") => "the access key id is not known to the server (InvalidAccessKeyId): \
+             check AWS_ACCESS_KEY_ID (or the profile's aws_access_key_id)"
+            .to_owned(),
+        Some("SignatureDoesNotMatch") => "the secret access key does not match the access key id \
+             (SignatureDoesNotMatch): check AWS_SECRET_ACCESS_KEY"
+            .to_owned(),
+        Some("RequestTimeTooSkewed") => "this machine's clock differs from the server's by more than \
+             15 minutes (RequestTimeTooSkewed): synchronise the clock (e.g. `timedatectl set-ntp true`)"
+            .to_owned(),
+        Some("ExpiredToken" | "TokenRefreshRequired") => format!(
+            "the session token has expired ({}): get new temporary credentials",
+            code.unwrap_or_default()
+        ),
+        _ => {
+            let action = action_for(method, listing);
+            let bucket = bucket_of(uri);
+            let resource = if action == "s3:ListBucket" {
+                format!("arn:aws:s3:::{bucket}")
+            } else {
+                let key = uri.strip_prefix(&format!("s3://{bucket}/")).unwrap_or("*");
+                format!("arn:aws:s3:::{bucket}/{key}")
+            };
+            format!(
+                "the credentials lack the permission {action} ({}): grant it with the IAM policy statement \
+                 {{\"Effect\": \"Allow\", \"Action\": \"{action}\", \"Resource\": \"{resource}\"}}",
+                code.unwrap_or("AccessDenied")
+            )
         }
     }
 }

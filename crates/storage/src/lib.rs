@@ -8,7 +8,9 @@
 //! Backends:
 //! - [`ObjectStoreSource`] over any `object_store` store: a local directory
 //!   ([`ObjectStoreSource::local`]), memory ([`ObjectStoreSource::memory`]), or
-//!   a store you built yourself ([`ObjectStoreSource::new`]).
+//!   a store you built yourself ([`ObjectStoreSource::new`]);
+//! - [`S3Source`], built by [`S3SourceBuilder`], with the AWS credential chain
+//!   of [`credentials`].
 //!
 //! ```
 //! # tokio_test();
@@ -22,12 +24,16 @@
 //! # }) }
 //! ```
 
+pub mod credentials;
 mod error;
 mod object;
+mod s3;
 mod source;
 
+pub use credentials::{CredentialInputs, CredentialReport};
 pub use error::{Error, Result};
 pub use object::ObjectStoreSource;
+pub use s3::{S3Source, S3SourceBuilder};
 pub use source::{
     ByteStream, Fetched, GetOptions, MarketSource, MarketSourceExt, ObjectInfo, PutOptions,
     PutReceipt,

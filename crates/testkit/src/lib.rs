@@ -3,11 +3,14 @@
 //! - [`generate`]: a deterministic generator of realistic daily bars; it made
 //!   the bundled sample and feeds the tests and the benchmark.
 //! - [`conformance`]: scenarios every [`nasdaq_storage::MarketSource`] backend must pass.
+//! - [`S3TestServer`]: moto's S3 server on 127.0.0.1 for the S3 tests.
 //! - [`MockSource`]: a `mockall` mock of `MarketSource` for exact call expectations.
 
 pub mod conformance;
 pub mod generate;
 mod mock;
+pub mod s3_server;
 
 pub use generate::{BarsSpec, generate_csv};
 pub use mock::MockSource;
+pub use s3_server::S3TestServer;

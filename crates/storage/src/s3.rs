@@ -1,0 +1,294 @@
+//! The S3 backend: [`MarketSource`] over object_store's `AmazonS3`, with the
+//! AWS credential chain of [`crate::credentials`] and S3 error codes turned
+//! into advice.
+
+use std::fmt::{Debug, Display};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::{BackoffConfig, ClientOptions, RetryConfig};
+
+use crate::credentials::{CredentialInputs, CredentialReport, Credentials, resolve};
+use crate::source::{Fetched, GetOptions, ObjectInfo, PutOptions, PutReceipt};
+use crate::{Error, MarketSource, ObjectStoreSource, Result};
+
+/// Builds an [`S3Source`], like object_store's `AmazonS3Builder`.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use nasdaq_storage::{CredentialInputs, S3SourceBuilder};
+///
+/// let source = S3SourceBuilder::new("prices")
+///     .with_region("eu-west-1")
+///     .with_credentials(CredentialInputs { anonymous: true, ..Default::default() })
+///     .build()
+///     .await
+///     .unwrap();
+/// assert_eq!(source.to_string(), "s3://prices");
+/// assert_eq!(source.credentials().provider, "anonymous (unsigned requests)");
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct S3SourceBuilder {
+    bucket: String,
+    region: String,
+    endpoint: Option<String>,
+    allow_http: bool,
+    credentials: CredentialInputs,
+    max_retries: usize,
+    retry_timeout: Duration,
+    backoff: Duration,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+}
+
+impl S3SourceBuilder {
+    /// A builder for `bucket` in `us-east-1`, with default retries and timeouts.
+    pub fn new(bucket: impl Into<String>) -> Self {
+        Self {
+            bucket: bucket.into(),
+            region: "us-east-1".to_owned(),
+            endpoint: None,
+            allow_http: false,
+            credentials: CredentialInputs::default(),
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(30),
+            backoff: Duration::from_millis(100),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// The bucket's region.
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = region.into();
+        self
+    }
+
+    /// An S3-compatible endpoint (MinIO, Ceph, moto), addressed path-style.
+    pub fn with_endpoint(mut self, endpoint: Option<String>) -> Self {
+        self.endpoint = endpoint.filter(|e| !e.is_empty());
+        self
+    }
+
+    /// Allow a plain-http endpoint.
+    pub fn with_allow_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+
+    /// What the credential chain may draw on.
+    pub fn with_credentials(mut self, inputs: CredentialInputs) -> Self {
+        self.credentials = inputs;
+        self
+    }
+
+    /// Retries of a failed request, and how long to keep retrying.
+    pub fn with_retries(
+        mut self,
+        max_retries: usize,
+        retry_timeout: Duration,
+        backoff: Duration,
+    ) -> Self {
+        self.max_retries = max_retries;
+        self.retry_timeout = retry_timeout;
+        self.backoff = backoff;
+        self
+    }
+
+    /// Time allowed to connect, and for one whole request.
+    pub fn with_timeouts(mut self, connect: Duration, request: Duration) -> Self {
+        self.connect_timeout = connect;
+        self.request_timeout = request;
+        self
+    }
+
+    /// The endpoint requests go to, for messages.
+    pub fn endpoint(&self) -> String {
+        self.endpoint
+            .clone()
+            .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", self.region))
+    }
+
+    /// Resolves credentials and builds the source. Fails fast, listing what
+    /// was tried, when no credentials exist.
+    pub async fn build(self) -> Result<S3Source> {
+        if self.bucket.is_empty() {
+            return Err(Error::Config {
+                message: "no bucket: give s3://BUCKET/KEY or set AWS_S3_BUCKET_NAME".to_owned(),
+            });
+        }
+        if let Some(endpoint) = &self.endpoint {
+            let parsed = url::Url::parse(endpoint).map_err(|err| Error::Config {
+                message: format!("AWS_ENDPOINT_URL {endpoint:?} is not a URL ({err}): write e.g. https://s3.example.com or http://127.0.0.1:9000"),
+            })?;
+            if parsed.scheme() == "http" && !self.allow_http {
+                return Err(Error::Config {
+                    message: format!(
+                        "endpoint {endpoint} is plain http, which sends data unencrypted: pass --allow-http or set AWS_ALLOW_HTTP=true to allow it"
+                    ),
+                });
+            }
+        }
+        let (credentials, report) = resolve(&self.credentials).await?;
+        let retry = RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: self.backoff,
+                max_backoff: Duration::from_secs(15).max(self.backoff),
+                base: 2.0,
+            },
+            max_retries: self.max_retries,
+            retry_timeout: self.retry_timeout,
+        };
+        let client = ClientOptions::new()
+            .with_allow_http(self.allow_http)
+            .with_connect_timeout(self.connect_timeout)
+            .with_timeout(self.request_timeout);
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(&self.bucket)
+            .with_region(&self.region)
+            .with_allow_http(self.allow_http)
+            .with_retry(retry)
+            .with_client_options(client);
+        if let Some(endpoint) = &self.endpoint {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_virtual_hosted_style_request(false);
+        }
+        builder = match credentials {
+            Credentials::Static {
+                key_id,
+                secret,
+                token,
+            } => {
+                let builder = builder
+                    .with_access_key_id(key_id)
+                    .with_secret_access_key(secret);
+                match token {
+                    Some(token) => builder.with_token(token),
+                    None => builder,
+                }
+            }
+            Credentials::Anonymous => builder.with_skip_signature(true),
+            Credentials::WebIdentity {
+                token_file,
+                role_arn,
+                session_name,
+            } => {
+                let builder = builder
+                    .with_config(AmazonS3ConfigKey::WebIdentityTokenFile, token_file)
+                    .with_config(AmazonS3ConfigKey::RoleArn, role_arn);
+                match session_name {
+                    Some(name) => builder.with_config(AmazonS3ConfigKey::RoleSessionName, name),
+                    None => builder,
+                }
+            }
+            Credentials::Container {
+                relative_uri,
+                full_uri,
+                token_file,
+            } => {
+                let mut builder = builder;
+                if let Some(uri) = relative_uri {
+                    builder = builder
+                        .with_config(AmazonS3ConfigKey::ContainerCredentialsRelativeUri, uri);
+                }
+                if let Some(uri) = full_uri {
+                    builder =
+                        builder.with_config(AmazonS3ConfigKey::ContainerCredentialsFullUri, uri);
+                }
+                if let Some(file) = token_file {
+                    builder = builder
+                        .with_config(AmazonS3ConfigKey::ContainerAuthorizationTokenFile, file);
+                }
+                builder
+            }
+            Credentials::Instance { endpoint } => builder.with_metadata_endpoint(endpoint),
+        };
+        let store = builder.build().map_err(|err| Error::Config {
+            message: format!("s3://{}: {}", self.bucket, crate::error::error_chain(&err)),
+        })?;
+        Ok(S3Source {
+            inner: ObjectStoreSource::new(Arc::new(store), format!("s3://{}", self.bucket)),
+            bucket: self.bucket.clone(),
+            region: self.region.clone(),
+            endpoint: self.endpoint(),
+            credentials: report,
+        })
+    }
+}
+
+/// An S3 bucket as a [`MarketSource`].
+#[derive(Clone)]
+pub struct S3Source {
+    inner: ObjectStoreSource,
+    bucket: String,
+    region: String,
+    endpoint: String,
+    credentials: CredentialReport,
+}
+
+impl S3Source {
+    /// Which provider supplied the credentials (never the secret).
+    pub fn credentials(&self) -> &CredentialReport {
+        &self.credentials
+    }
+
+    /// The bucket.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The region.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The endpoint requests go to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+}
+
+impl Display for S3Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Display::fmt(&self.inner, f)
+    }
+}
+
+impl Debug for S3Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Source")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("credentials", &self.credentials.provider)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl MarketSource for S3Source {
+    fn uri(&self, key: &str) -> String {
+        self.inner.uri(key)
+    }
+
+    async fn get(&self, key: &str, options: GetOptions) -> Result<Fetched> {
+        self.inner.get(key, options).await
+    }
+
+    async fn head(&self, key: &str) -> Result<ObjectInfo> {
+        self.inner.head(key).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        self.inner.list(prefix).await
+    }
+
+    async fn put(&self, key: &str, body: Bytes, options: PutOptions) -> Result<PutReceipt> {
+        self.inner.put(key, body, options).await
+    }
+}
