@@ -103,6 +103,9 @@ fn main() {
             let started = Instant::now();
             let child = Command::new(binary)
                 .args(&args)
+                .env_remove("NASDAQ_BENCH_RUNS")
+                .env_remove("NASDAQ_BENCH_TICKERS")
+                .env_remove("NASDAQ_BENCH_YEARS")
                 .stdout(Stdio::null())
                 .spawn()
                 .expect("run nasdaq-cli");

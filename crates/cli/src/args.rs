@@ -90,9 +90,50 @@ impl GlobalArgs {
 pub(crate) enum Command {
     /// Load market data and print a summary, or write it to a file.
     Fetch(FetchArgs),
+    /// List objects with size, last-modified and ETag.
+    Ls(LsArgs),
+    /// Test the connection: endpoint, region, credentials, list, head, ranged read.
+    Check(CheckArgs),
+    /// Upload a file to S3 (multipart when large), with its SHA-256 in the metadata.
+    Upload(UploadArgs),
     /// Show or create the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+/// `nasdaq-cli ls`.
+#[derive(Debug, Args)]
+pub(crate) struct LsArgs {
+    /// s3://BUCKET/PREFIX or a local directory; default: the configured bucket.
+    pub(crate) location: Option<String>,
+    /// One JSON array on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `nasdaq-cli check`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// s3://BUCKET/KEY to check; default: AWS_S3_BUCKET_NAME and AWS_S3_KEY.
+    pub(crate) target: Option<String>,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `nasdaq-cli upload`.
+#[derive(Debug, Args)]
+pub(crate) struct UploadArgs {
+    /// The local file to upload.
+    pub(crate) file: PathBuf,
+    /// s3://BUCKET/KEY; default: AWS_S3_BUCKET_NAME and AWS_S3_KEY.
+    pub(crate) target: Option<String>,
+    /// Replace an object that has different content.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `nasdaq-cli config ...`.
@@ -118,8 +159,8 @@ pub(crate) enum ConfigCommand {
 /// `nasdaq-cli fetch`.
 #[derive(Debug, Args)]
 pub(crate) struct FetchArgs {
-    /// What to load: a file path or file:// URL. Without it, the configured
-    /// source, or else the bundled sample data set.
+    /// What to load: a file path, file:// URL or s3://BUCKET/KEY. Without it,
+    /// the configured source, or else the bundled sample data set.
     pub(crate) source: Option<String>,
     /// Write the table here; the extension picks the format:
     /// .parquet, .arrow / .ipc / .feather, or .csv.

@@ -28,26 +28,22 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
         },
         None => configured.settings.data_source()?,
     };
-    let (source, key, label) = match &wanted {
-        DataSource::Local(path) => {
-            let (source, key) = SourceSpec::open_file(path)?;
-            (source, key, None)
-        }
-        DataSource::S3 { .. } => {
-            anyhow::bail!(
-                "{}: S3 sources are not supported yet",
-                config::describe_source(&wanted)
-            )
-        }
-        DataSource::Sample => (
+    let (source, key, label, credentials) = match configured.open(&wanted).await? {
+        Some(opened) => (opened.source, opened.key, None, opened.credentials),
+        None => (
             sample::source().await?,
             sample::SAMPLE_KEY.to_owned(),
             Some(format!("bundled sample ({})", sample::SAMPLE_PATH)),
+            None,
         ),
     };
+    if let Some(credentials) = &credentials {
+        tracing::info!(%credentials, "credentials");
+    }
     tracing::info!(%source, %key, "loading");
     let Loaded { table, mut report } = Loader::new(source).load(&LoadRequest::new(key)).await?;
     report.source_label = label;
+    report.credentials = credentials.map(|c| c.to_string());
     if let Some(output) = &args.output {
         let options = WriteOptions {
             compression: configured.settings.output.compression,

@@ -1,9 +1,12 @@
 //! `nasdaq-cli`: load daily NASDAQ bars into Arrow, Parquet or CSV.
 
 mod args;
+mod check;
 mod config;
 mod fetch;
+mod ls;
 mod sample;
+mod upload;
 
 use std::process::ExitCode;
 
@@ -37,6 +40,9 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Fetch(args) => fetch::run(&cli.global, args).await,
+        Command::Ls(args) => ls::run(&cli.global, args).await,
+        Command::Check(args) => check::run(&cli.global, args).await,
+        Command::Upload(args) => upload::run(&cli.global, args).await,
         Command::Config(command) => config::run(&cli.global, command),
     }
 }

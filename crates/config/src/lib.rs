@@ -33,10 +33,12 @@
 mod error;
 pub mod keys;
 mod layers;
+mod open;
 mod settings;
 mod spec;
 
 pub use error::{Error, Result};
+pub use open::OpenedSource;
 pub use settings::{
     CacheSettings, ConfigSources, Configured, DEFAULT_LOCAL_FALLBACK, DataSource, OutputSettings,
     RetrySettings, Secret, Settings, TimeoutSettings, describe,

@@ -307,6 +307,9 @@ pub struct Configured {
     pub config_file: Option<PathBuf>,
     /// The .env file read, if any.
     pub env_file: Option<PathBuf>,
+    /// AWS variables that are not settings but feed the credential chain
+    /// (web identity, container, instance metadata) and `HOME`.
+    pub aws_environment: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Configured {
@@ -384,12 +387,19 @@ impl Settings {
     pub fn load(sources: &ConfigSources) -> Result<Configured> {
         let (figment, warnings, config_file, env_file) = Self::layered(sources)?;
         let settings = Self::extract(&figment)?;
+        let aws_environment = sources
+            .environment
+            .iter()
+            .filter(|(name, _)| crate::open::CHAIN_VARIABLES.contains(&name.as_str()))
+            .cloned()
+            .collect();
         Ok(Configured {
             settings,
             figment,
             warnings,
             config_file,
             env_file,
+            aws_environment,
         })
     }
 

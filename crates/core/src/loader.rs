@@ -6,7 +6,7 @@ use std::time::Instant;
 use nasdaq_storage::{GetOptions, MarketSource};
 
 use crate::reader::{ReadOptions, read_csv};
-use crate::table::{Table, sort_unique, summarize};
+use crate::table::{Table, sort_unique};
 use crate::{LoadReport, Result};
 
 /// What to load.
@@ -65,19 +65,25 @@ impl Loader {
         let fetched = self.source.get(&request.key, GetOptions::default()).await?;
         let info = fetched.info;
         let read = read_csv(fetched.stream, &info.uri, &self.options).await?;
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            bytes = read.bytes,
+            "read and parsed"
+        );
         let uri = info.uri.clone();
-        let table =
+        let (table, summary) =
             tokio::task::spawn_blocking(move || sort_unique(read.batches, &read.lines, &uri))
                 .await
                 .map_err(|err| crate::Error::Write {
                     path: info.uri.clone().into(),
                     message: format!("sorting stopped: {err}"),
                 })??;
-        let summary = summarize(&table);
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "sorted");
         let report = LoadReport {
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             source: info.uri,
             source_label: None,
+            credentials: None,
             output: None,
             rows: summary.rows,
             tickers: summary.tickers,

@@ -14,6 +14,9 @@ pub struct LoadReport {
     /// A human name for the source when it is not obvious ("bundled sample").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_label: Option<String>,
+    /// Which provider supplied the credentials (S3 only; never a secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
     /// Where the table was written, if anywhere.
     pub output: Option<String>,
     /// Rows in the table.

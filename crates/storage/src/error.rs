@@ -126,11 +126,15 @@ impl Error {
                 _ => {}
             }
         }
+        // Listing errors arrive as Generic; the status in the text tells them apart.
+        let denied = matches!(err, E::PermissionDenied { .. } | E::Unauthenticated { .. })
+            || text.contains("status code: 403")
+            || text.contains("status code: 401");
         match err {
             E::NotFound { .. } => Self::NotFound { uri },
             E::NotModified { .. } => Self::NotModified { uri },
             E::AlreadyExists { .. } | E::Precondition { .. } => Self::AlreadyExists { uri },
-            E::PermissionDenied { .. } | E::Unauthenticated { .. } => {
+            _ if denied => {
                 let method = text
                     .split("Error performing ")
                     .nth(1)

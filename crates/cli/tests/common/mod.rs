@@ -40,6 +40,8 @@ impl Sandbox {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
             .env("XDG_CACHE_HOME", self.dir.path().join(".cache"))
+            // Tests never probe the real instance-metadata address: nothing listens on port 1.
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1")
             .current_dir(self.dir.path());
         command
     }
