@@ -90,6 +90,8 @@ impl GlobalArgs {
 pub(crate) enum Command {
     /// Load market data and print a summary, or write it to a file.
     Fetch(FetchArgs),
+    /// Check data quality: per rule, the count and the first examples with file and line.
+    Validate(ValidateArgs),
     /// List objects with size, last-modified and ETag.
     Ls(LsArgs),
     /// Test the connection: endpoint, region, credentials, list, head, ranged read.
@@ -156,17 +158,57 @@ pub(crate) enum ConfigCommand {
     },
 }
 
+/// What to load and how: shared by `fetch` and `validate`.
+#[derive(Debug, Args)]
+pub(crate) struct LoadArgs {
+    /// What to load: a file, a directory, file:// URL, s3://BUCKET/KEY or an
+    /// s3://BUCKET/PREFIX/ (every matching object). Without it, the
+    /// configured source, or else the bundled sample data set.
+    pub(crate) source: Option<String>,
+    /// With a directory or prefix: only files whose name matches, e.g. '*.csv'.
+    #[arg(long, value_name = "PATTERN")]
+    pub(crate) glob: Option<String>,
+    /// Only these tickers (comma-separated).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub(crate) tickers: Vec<String>,
+    /// Only bars on or after this date (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub(crate) from: Option<chrono::NaiveDate>,
+    /// Only bars on or before this date (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub(crate) to: Option<chrono::NaiveDate>,
+    /// Read the file(s) as this dialect instead of detecting it: yfinance,
+    /// stooq-bulk, nasdaq-com, alpha-vantage, yahoo, stooq, long.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) dialect: Option<String>,
+    /// The ticker of a one-ticker file without a ticker column (default: from the file name).
+    #[arg(long, value_name = "SYMBOL")]
+    pub(crate) ticker: Option<String>,
+}
+
 /// `nasdaq-cli fetch`.
 #[derive(Debug, Args)]
 pub(crate) struct FetchArgs {
-    /// What to load: a file path, file:// URL or s3://BUCKET/KEY. Without it,
-    /// the configured source, or else the bundled sample data set.
-    pub(crate) source: Option<String>,
+    #[command(flatten)]
+    pub(crate) load: LoadArgs,
     /// Write the table here; the extension picks the format:
     /// .parquet, .arrow / .ipc / .feather, or .csv.
     #[arg(short, long, value_name = "PATH")]
     pub(crate) output: Option<PathBuf>,
     /// Print the load report as one JSON object on stdout instead of the summary.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `nasdaq-cli validate`.
+#[derive(Debug, Args)]
+pub(crate) struct ValidateArgs {
+    #[command(flatten)]
+    pub(crate) load: LoadArgs,
+    /// Write the rejected rows, with the rule, file and line of each, to this CSV.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) rejects: Option<PathBuf>,
+    /// Print the quality report as one JSON object on stdout.
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -5,11 +5,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 use arrow::util::pretty::pretty_format_batches;
-use nasdaq_config::{DataSource, SourceSpec};
-use nasdaq_core::{LoadRequest, Loaded, Loader, OutputFormat, WriteOptions, write_table};
+use nasdaq_core::{Loaded, OutputFormat, WriteOptions, write_table};
 
 use crate::args::{FetchArgs, GlobalArgs};
-use crate::{config, sample};
+use crate::load::{self, Load};
 
 /// Rows shown by the preview.
 const PREVIEW_ROWS: usize = 5;
@@ -20,30 +19,10 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
         // Refuse a bad output name before any download.
         OutputFormat::from_path(output)?;
     }
-    let configured = config::load(global)?;
-    let wanted = match &args.source {
-        Some(text) => match SourceSpec::parse(text)? {
-            SourceSpec::File { path } => DataSource::Local(path),
-            SourceSpec::S3 { bucket, key } => DataSource::S3 { bucket, key },
-        },
-        None => configured.settings.data_source()?,
-    };
-    let (source, key, label, credentials) = match configured.open(&wanted).await? {
-        Some(opened) => (opened.source, opened.key, None, opened.credentials),
-        None => (
-            sample::source().await?,
-            sample::SAMPLE_KEY.to_owned(),
-            Some(format!("bundled sample ({})", sample::SAMPLE_PATH)),
-            None,
-        ),
-    };
-    if let Some(credentials) = &credentials {
-        tracing::info!(%credentials, "credentials");
-    }
-    tracing::info!(%source, %key, "loading");
-    let Loaded { table, mut report } = Loader::new(source).load(&LoadRequest::new(key)).await?;
-    report.source_label = label;
-    report.credentials = credentials.map(|c| c.to_string());
+    let Load { configured, loaded } = load::run(global, &args.load, false).await?;
+    let Loaded {
+        table, mut report, ..
+    } = loaded;
     if let Some(output) = &args.output {
         let options = WriteOptions {
             compression: configured.settings.output.compression,

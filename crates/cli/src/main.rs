@@ -4,9 +4,11 @@ mod args;
 mod check;
 mod config;
 mod fetch;
+mod load;
 mod ls;
 mod sample;
 mod upload;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Fetch(args) => fetch::run(&cli.global, args).await,
+        Command::Validate(args) => validate::run(&cli.global, args).await,
         Command::Ls(args) => ls::run(&cli.global, args).await,
         Command::Check(args) => check::run(&cli.global, args).await,
         Command::Upload(args) => upload::run(&cli.global, args).await,

@@ -236,7 +236,10 @@ fn bad_inputs_fail_clearly_and_leave_nothing_behind() {
             format!(
                 "{header}2024-01-02,AAPL,1,2,0.5,1.5,1.4,10\n2024-01-02,AAPL,1,2,0.5,1.5,1.4,10\n"
             ),
-            &["dup.csv", "lines 2 and 3"],
+            &[
+                "dup.csv: line 3: AAPL 2024-01-02: duplicate of",
+                "dup.csv: line 2",
+            ],
         ),
     ];
     for (name, contents, needles) in cases {

@@ -63,6 +63,8 @@ const TEXT: &str = "a text value";
 const BOOL: &str = "true or false";
 const SECONDS: &str = "a whole number of seconds, 0 or more";
 const COUNT: &str = "a whole number, 0 or more";
+const POLICY: &str = "error, warn or drop";
+const QUALITY: &str = "Data-quality rules (error, warn or drop)";
 
 /// All keys, in the order `config show` and `.env.example` list them.
 pub const KEYS: &[KeySpec] = &[
@@ -273,6 +275,69 @@ pub const KEYS: &[KeySpec] = &[
         "zstd, snappy or none",
         "Output",
         "Parquet compression",
+    ),
+    key(
+        "quality.ohlc_consistent",
+        "NASDAQ_QUALITY_OHLC_CONSISTENT",
+        None,
+        "error",
+        POLICY,
+        QUALITY,
+        "high >= max(open, close), low <= min(open, close), low <= high",
+    ),
+    key(
+        "quality.positive_prices",
+        "NASDAQ_QUALITY_POSITIVE_PRICES",
+        None,
+        "error",
+        POLICY,
+        QUALITY,
+        "prices > 0",
+    ),
+    key(
+        "quality.volume_non_negative",
+        "NASDAQ_QUALITY_VOLUME_NON_NEGATIVE",
+        None,
+        "error",
+        POLICY,
+        QUALITY,
+        "volume >= 0",
+    ),
+    key(
+        "quality.unique_bar",
+        "NASDAQ_QUALITY_UNIQUE_BAR",
+        None,
+        "error",
+        POLICY,
+        QUALITY,
+        "no duplicate (date, ticker); drop keeps the first",
+    ),
+    key(
+        "quality.future_date",
+        "NASDAQ_QUALITY_FUTURE_DATE",
+        None,
+        "warn",
+        POLICY,
+        QUALITY,
+        "no date after today",
+    ),
+    key(
+        "quality.price_jump",
+        "NASDAQ_QUALITY_PRICE_JUMP",
+        None,
+        "warn",
+        POLICY,
+        QUALITY,
+        "no ~100x jump between consecutive closes unless the adjusted close absorbs it",
+    ),
+    key(
+        "quality.missing_sessions",
+        "NASDAQ_QUALITY_MISSING_SESSIONS",
+        None,
+        "warn",
+        POLICY,
+        QUALITY,
+        "no NASDAQ session missing between a ticker's first and last bar",
     ),
 ];
 

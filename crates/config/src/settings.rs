@@ -8,7 +8,7 @@ use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
-use nasdaq_core::Compression;
+use nasdaq_core::{Compression, Policies};
 
 use crate::keys::{self, KEYS, KeySpec};
 use crate::layers::{Origin, VarsLayer, read_dotenv};
@@ -170,6 +170,8 @@ pub struct Settings {
     pub timeout: TimeoutSettings,
     /// Output defaults.
     pub output: OutputSettings,
+    /// A policy per data-quality rule.
+    pub quality: Policies,
 }
 
 impl Default for Settings {
@@ -193,6 +195,7 @@ impl Default for Settings {
             retry: RetrySettings::default(),
             timeout: TimeoutSettings::default(),
             output: OutputSettings::default(),
+            quality: Policies::default(),
         }
     }
 }

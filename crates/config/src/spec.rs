@@ -69,8 +69,12 @@ impl SourceSpec {
         Ok(Self::File { path: text.into() })
     }
 
-    /// Opens a local file source: the directory as a [`MarketSource`] and the file's key in it.
+    /// Opens a local file source: the directory as a [`MarketSource`] and the
+    /// file's key in it; for a directory, the directory and the empty prefix.
     pub fn open_file(path: &Path) -> Result<(Arc<dyn MarketSource>, String)> {
+        if path.is_dir() {
+            return Ok((Arc::new(ObjectStoreSource::local(path)?), String::new()));
+        }
         let name = path
             .file_name()
             .and_then(|n| n.to_str())

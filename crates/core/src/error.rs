@@ -40,7 +40,7 @@ pub enum Error {
     },
     /// The header lacks required columns.
     #[error(
-        "{file}: line 1: the header lacks the column(s) {missing}; found {found}. Expected Date, Ticker, Open, High, Low, Close (Adj Close and Volume optional), in any order"
+        "{file}: line 1: the header lacks the column(s) {missing}; found {found}. Expected Date, Open, High, Low, Close and a Ticker column (or one ticker per file, named by --ticker or the file name); Adj Close and Volume optional; any order"
     )]
     MissingColumns {
         /// The object's address.
@@ -49,6 +49,32 @@ pub enum Error {
         missing: String,
         /// The header as found.
         found: String,
+    },
+    /// A file holds one ticker's bars but does not say which ticker.
+    #[error(
+        "{file}: the {dialect} layout has no ticker column; pass --ticker SYMBOL, or name the file after the ticker (AAPL.csv)"
+    )]
+    NoTicker {
+        /// The object's address.
+        file: String,
+        /// The detected dialect.
+        dialect: &'static str,
+    },
+    /// A layout that is recognised but not supported.
+    #[error("{file}: {message}")]
+    Unsupported {
+        /// The object's address.
+        file: String,
+        /// What is unsupported and what to do instead.
+        message: String,
+    },
+    /// `--dialect` named no known dialect.
+    #[error("unknown dialect {name:?}; known dialects: {known}")]
+    UnknownDialect {
+        /// The name given.
+        name: String,
+        /// The known names.
+        known: String,
     },
     /// A value could not be read.
     #[error("{file}: line {line}, column {column} ({header}): {message}")]
@@ -76,22 +102,6 @@ pub enum Error {
         /// Fields in the row.
         found: usize,
     },
-    /// The same (date, ticker) occurs twice.
-    #[error(
-        "{file}: duplicate bar for {ticker} on {date} at lines {first_line} and {second_line}; remove one of them"
-    )]
-    Duplicate {
-        /// The object's address.
-        file: String,
-        /// The ticker.
-        ticker: String,
-        /// The date, YYYY-MM-DD.
-        date: String,
-        /// The first line holding it.
-        first_line: u64,
-        /// The second line holding it.
-        second_line: u64,
-    },
     /// The output path has no known extension.
     #[error("{path}: unknown output format; use .parquet, .arrow / .ipc / .feather or .csv")]
     UnknownFormat {
@@ -104,6 +114,38 @@ pub enum Error {
         /// The output path.
         path: PathBuf,
         /// What went wrong.
+        message: String,
+    },
+    /// An `error`-policy quality rule fired.
+    #[error(
+        "{uri}: data-quality errors: {summary}. Run `nasdaq-cli validate` for the full report, or set the rule's policy to warn or drop (NASDAQ_QUALITY_<RULE>, or [quality] in nasdaq.toml)"
+    )]
+    Quality {
+        /// The source's address.
+        uri: String,
+        /// Per failing rule: count and first example.
+        summary: String,
+    },
+    /// A prefix held no matching objects.
+    #[error("{prefix}: no files match {glob}")]
+    NoFiles {
+        /// The prefix's address.
+        prefix: String,
+        /// The glob applied.
+        glob: String,
+    },
+    /// `--glob` is not a valid pattern.
+    #[error("--glob {glob:?}: {message}")]
+    BadGlob {
+        /// The pattern.
+        glob: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A worker stopped unexpectedly (a bug).
+    #[error("internal error: {message}")]
+    Internal {
+        /// What happened.
         message: String,
     },
     /// An Arrow computation failed (a bug, or memory exhausted).

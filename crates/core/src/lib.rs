@@ -42,19 +42,24 @@
 //! # });
 //! ```
 
+pub mod calendar;
+mod dialect;
 mod error;
-mod header;
 mod loader;
 mod parse;
+pub mod quality;
 mod reader;
 mod report;
 pub mod schema;
 mod table;
 mod writer;
 
+pub use dialect::{dialect_names, ticker_from_file_name};
 pub use error::{Error, Result};
 pub use loader::{LoadRequest, Loaded, Loader};
-pub use reader::{ReadOptions, ReadOutput, read_csv};
-pub use report::LoadReport;
+pub use parse::RowFilter;
+pub use quality::{Policies, Policy, QualityReport, Rule};
+pub use reader::{ParseOptions, ReadOptions, ReadOutput, read_csv};
+pub use report::{FileLineage, LoadReport};
 pub use table::{Table, summarize};
 pub use writer::{Compression, OutputFormat, WriteOptions, write_table};

@@ -1,35 +1,70 @@
-//! The `Loader`: a source and a request in, a sorted table and a report out.
+//! The `Loader`: a source and a request in, a sorted, checked table and a
+//! report with its lineage out.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use nasdaq_storage::{GetOptions, MarketSource};
+use arrow::array::{ArrayRef, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use arrow::compute::{filter_record_batch, take_record_batch};
+use arrow::datatypes::{DataType, Field, Schema};
+use nasdaq_storage::{GetOptions, MarketSource, ObjectInfo};
+use sha2::{Digest, Sha256};
 
-use crate::reader::{ReadOptions, read_csv};
-use crate::table::{Table, sort_unique};
-use crate::{LoadReport, Result};
+use crate::quality::{Origins, Policies, QualityReport, evaluate};
+use crate::reader::{ParseOptions, ReadOptions, read_csv};
+use crate::report::FileLineage;
+use crate::table::{FileRows, Table, slices, sort_rows, summarize};
+use crate::{Error, LoadReport, Result};
 
 /// What to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadRequest {
-    /// The object's key within the source.
+    /// The object's key; or a prefix (empty, or ending in `/`): every object under it.
     pub key: String,
+    /// With a prefix: only objects whose name matches this glob (`*.csv`).
+    pub glob: Option<String>,
+    /// Dialect, ticker and row filter.
+    pub parse: ParseOptions,
+    /// A policy per quality rule.
+    pub policies: Policies,
+    /// Whether an `error` rule fails the load (`fetch`), or only reports (`validate`).
+    pub fail_on_error_rules: bool,
+    /// Whether to return the rejected rows with their reasons.
+    pub collect_rejects: bool,
 }
 
 impl LoadRequest {
-    /// A request for the object at `key`.
+    /// A request for the object (or prefix) at `key`, with default policies.
     pub fn new(key: impl Into<String>) -> Self {
-        Self { key: key.into() }
+        Self {
+            key: key.into(),
+            glob: None,
+            parse: ParseOptions::default(),
+            policies: Policies::default(),
+            fail_on_error_rules: true,
+            collect_rejects: false,
+        }
+    }
+
+    /// Whether `key` names a prefix rather than one object.
+    pub fn is_prefix(&self) -> bool {
+        self.key.is_empty() || self.key.ends_with('/')
     }
 }
 
 /// The result of a load.
 #[derive(Debug, Clone)]
 pub struct Loaded {
-    /// The rows, sorted by (date, ticker).
+    /// The rows, sorted by (date, ticker), without the dropped ones.
     pub table: Table,
-    /// How the load went.
+    /// How the load went, with lineage.
     pub report: LoadReport,
+    /// The quality report, with examples.
+    pub quality: QualityReport,
+    /// With `collect_rejects`: the rejected rows, canonical columns plus
+    /// `rule`, `file` and `line`.
+    pub rejects: Option<RecordBatch>,
 }
 
 /// Loads market data from one source. Cheap to clone; embed it in a service.
@@ -59,29 +94,115 @@ impl Loader {
         &self.source
     }
 
-    /// Loads the requested object into a sorted, de-duplicated table.
+    /// The objects a request names: one key, or the matching objects under a prefix.
+    pub async fn objects(&self, request: &LoadRequest) -> Result<Vec<String>> {
+        if !request.is_prefix() {
+            return Ok(vec![request.key.clone()]);
+        }
+        let pattern = match &request.glob {
+            Some(glob) => Some(glob::Pattern::new(glob).map_err(|err| Error::BadGlob {
+                glob: glob.clone(),
+                message: err.to_string(),
+            })?),
+            None => None,
+        };
+        let listed: Vec<ObjectInfo> = self.source.list(&request.key).await?;
+        let keys: Vec<String> = listed
+            .into_iter()
+            .map(|o| o.key)
+            .filter(|key| {
+                let name = key.rsplit('/').next().unwrap_or(key);
+                let hidden = name.starts_with('.');
+                let wanted = match &pattern {
+                    Some(p) => p.matches(name) || p.matches(&key[request.key.len()..]),
+                    None => true,
+                };
+                !hidden && wanted
+            })
+            .collect();
+        if keys.is_empty() {
+            return Err(Error::NoFiles {
+                prefix: self.source.uri(&request.key),
+                glob: request.glob.clone().unwrap_or_else(|| "*".to_owned()),
+            });
+        }
+        Ok(keys)
+    }
+
+    /// Loads the requested object(s) into a sorted, checked table.
     pub async fn load(&self, request: &LoadRequest) -> Result<Loaded> {
         let started = Instant::now();
-        let fetched = self.source.get(&request.key, GetOptions::default()).await?;
-        let info = fetched.info;
-        let read = read_csv(fetched.stream, &info.uri, &self.options).await?;
+        let keys = self.objects(request).await?;
+        let mut files = Vec::with_capacity(keys.len());
+        let mut lineage = Vec::with_capacity(keys.len());
+        for key in &keys {
+            let fetched = self.source.get(key, GetOptions::default()).await?;
+            let info = fetched.info;
+            let read = read_csv(fetched.stream, &info.uri, &request.parse, &self.options).await?;
+            lineage.push(FileLineage {
+                uri: info.uri.clone(),
+                etag: info.etag.clone(),
+                version: info.version.clone(),
+                last_modified: Some(info.last_modified.to_rfc3339()),
+                sha256: read.sha256.clone(),
+                bytes: read.bytes,
+                dialect: read.dialect.to_owned(),
+                rows_read: read.rows_read,
+            });
+            files.push(FileRows {
+                batches: read.batches,
+                lines: read.lines,
+                negative_volume: read.negative_volume,
+            });
+        }
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis() as u64,
-            bytes = read.bytes,
+            files = keys.len(),
             "read and parsed"
         );
-        let uri = info.uri.clone();
-        let (table, summary) =
-            tokio::task::spawn_blocking(move || sort_unique(read.batches, &read.lines, &uri))
-                .await
-                .map_err(|err| crate::Error::Write {
-                    path: info.uri.clone().into(),
-                    message: format!("sorting stopped: {err}"),
-                })??;
-        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "sorted");
+        let names: Vec<String> = lineage.iter().map(|l| l.uri.clone()).collect();
+        let policies = request.policies.clone();
+        let collect_rejects = request.collect_rejects;
+        let (table, quality, rejects) = tokio::task::spawn_blocking(move || {
+            check_and_keep(files, &names, &policies, collect_rejects)
+        })
+        .await
+        .map_err(|err| Error::Internal {
+            message: format!("sorting stopped: {err}"),
+        })??;
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "sorted and checked"
+        );
+        if quality.failed && request.fail_on_error_rules {
+            return Err(Error::Quality {
+                uri: self.source.uri(&request.key),
+                summary: quality.failure_summary(),
+            });
+        }
+        let summary = summarize(&table);
+        let single = lineage.len() == 1;
+        let first = lineage.first().cloned().unwrap_or_default();
+        let sha256 = if single {
+            first.sha256.clone()
+        } else {
+            let mut hasher = Sha256::new();
+            for file in &lineage {
+                hasher.update(format!("{} {}\n", file.uri, file.sha256));
+            }
+            hex::encode(hasher.finalize())
+        };
+        let mut dialects: Vec<&str> = lineage.iter().map(|l| l.dialect.as_str()).collect();
+        dialects.sort_unstable();
+        dialects.dedup();
+        let rows_read = lineage.iter().map(|l| l.rows_read).sum();
         let report = LoadReport {
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-            source: info.uri,
+            source: if single {
+                first.uri.clone()
+            } else {
+                self.source.uri(&request.key)
+            },
             source_label: None,
             credentials: None,
             output: None,
@@ -89,14 +210,119 @@ impl Loader {
             tickers: summary.tickers,
             first_date: summary.first_date,
             last_date: summary.last_date,
-            bytes: read.bytes,
-            sha256: read.sha256,
-            etag: info.etag,
-            version: info.version,
-            last_modified: Some(info.last_modified.to_rfc3339()),
+            bytes: lineage.iter().map(|l| l.bytes).sum(),
+            sha256,
+            etag: if single { first.etag.clone() } else { None },
+            version: if single { first.version.clone() } else { None },
+            last_modified: if single {
+                first.last_modified.clone()
+            } else {
+                None
+            },
+            dialect: dialects.join(", "),
+            rows_read,
+            rows_kept: summary.rows as u64,
+            rejected: quality.rejected(),
+            warnings: quality
+                .rules
+                .iter()
+                .filter(|r| r.policy == crate::Policy::Warn && r.count > 0)
+                .map(|r| (r.rule.to_owned(), r.count))
+                .collect::<BTreeMap<_, _>>(),
+            files: lineage,
+            settings_hash: None,
             loaded_at: chrono::Utc::now().to_rfc3339(),
             elapsed_ms: started.elapsed().as_millis() as u64,
         };
-        Ok(Loaded { table, report })
+        Ok(Loaded {
+            table,
+            report,
+            quality,
+            rejects,
+        })
     }
+}
+
+/// Sorts, checks the quality rules, drops what the policies drop.
+fn check_and_keep(
+    files: Vec<FileRows>,
+    names: &[String],
+    policies: &Policies,
+    collect_rejects: bool,
+) -> Result<(Table, QualityReport, Option<RecordBatch>)> {
+    let sorted = sort_rows(files, names)?;
+    let origins = Origins {
+        files: names,
+        rows: &sorted.origins,
+        ranks: &sorted.ranks,
+        tickers: sorted.tickers,
+    };
+    let today = chrono::Utc::now().date_naive();
+    let verdict = evaluate(&sorted.table, &origins, sorted.flags, policies, today);
+    let rejects = if collect_rejects {
+        Some(rejected_rows(
+            &sorted.table,
+            &sorted.origins,
+            names,
+            &verdict.rejected_by,
+        )?)
+    } else {
+        None
+    };
+    let kept = if verdict.report.dropped > 0 {
+        filter_record_batch(&sorted.table, &verdict.keep)?
+    } else {
+        sorted.table
+    };
+    let table = Table {
+        schema: crate::schema::canonical(),
+        batches: slices(&kept),
+    };
+    Ok((table, verdict.report, rejects))
+}
+
+/// The rejected rows with `rule`, `file` and `line` columns.
+fn rejected_rows(
+    table: &RecordBatch,
+    origins: &[(u32, u64)],
+    names: &[String],
+    rejected_by: &[Option<crate::Rule>],
+) -> Result<RecordBatch> {
+    let rows: Vec<u32> = rejected_by
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_some())
+        .map(|(i, _)| i as u32)
+        .collect();
+    let taken = take_record_batch(table, &UInt32Array::from(rows.clone()))?;
+    let rule: StringArray = rows
+        .iter()
+        .map(|r| rejected_by[*r as usize].map(|rule| rule.name()))
+        .collect();
+    let file: StringArray = rows
+        .iter()
+        .map(|r| {
+            names
+                .get(origins[*r as usize].0 as usize)
+                .map(String::as_str)
+        })
+        .collect();
+    let line = UInt64Array::from_iter_values(rows.iter().map(|r| origins[*r as usize].1));
+    let mut fields: Vec<Field> = taken
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("rule", DataType::Utf8, false));
+    fields.push(Field::new("file", DataType::Utf8, false));
+    fields.push(Field::new("line", DataType::UInt64, false));
+    let mut columns: Vec<ArrayRef> = taken.columns().to_vec();
+    columns.push(Arc::new(rule));
+    columns.push(Arc::new(file));
+    columns.push(Arc::new(line));
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }

@@ -11,7 +11,7 @@ use arrow::array::{
 
 use chrono::Datelike;
 
-use crate::header::{Column, ColumnMap};
+use crate::dialect::{Column, DateFormat, Layout, TickerSource};
 use crate::schema;
 
 /// One parsed chunk.
@@ -22,6 +22,10 @@ pub(crate) struct ParsedChunk {
     pub(crate) lines: Vec<u32>,
     /// Newlines in the chunk: how far the next chunk's lines are shifted.
     pub(crate) newlines: u64,
+    /// Rows read, before filters.
+    pub(crate) read_rows: u64,
+    /// Rows (of the batch) whose volume was negative, stored as null.
+    pub(crate) negative_volume: Vec<u32>,
 }
 
 /// What is wrong with one row, by chunk-relative line.
@@ -54,25 +58,48 @@ fn quote(field: &[u8]) -> String {
 /// Days from 0001-01-01 (day 1) to 1970-01-01.
 pub(crate) const EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date.
-pub(crate) fn parse_date(field: &[u8]) -> Result<i32, String> {
+/// Days since 1970-01-01 of a date written in `format`.
+pub(crate) fn parse_date(field: &[u8], format: DateFormat) -> Result<i32, String> {
     let digits = |range: std::ops::Range<usize>| -> Option<u32> {
-        field[range].iter().try_fold(0u32, |acc, b| {
+        field.get(range)?.iter().try_fold(0u32, |acc, b| {
             b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
         })
     };
-    let parsed = (field.len() == 10 && field[4] == b'-' && field[7] == b'-')
+    let parsed = match format {
+        // A time after the date (yfinance writes `2024-01-02 00:00:00-05:00`) is ignored.
+        DateFormat::Iso => (field.len() >= 10
+            && field[4] == b'-'
+            && field[7] == b'-'
+            && (field.len() == 10 || matches!(field[10], b' ' | b'T')))
         .then(|| Some((digits(0..4)?, digits(5..7)?, digits(8..10)?)))
-        .flatten();
+        .flatten(),
+        DateFormat::UsSlash => (field.len() == 10 && field[2] == b'/' && field[5] == b'/')
+            .then(|| Some((digits(6..10)?, digits(0..2)?, digits(3..5)?)))
+            .flatten(),
+        DateFormat::Compact => (field.len() == 8)
+            .then(|| Some((digits(0..4)?, digits(4..6)?, digits(6..8)?)))
+            .flatten(),
+    };
     let Some((year, month, day)) = parsed else {
         return Err(format!(
-            "expected a date as YYYY-MM-DD, found {}",
+            "expected a date as {}, found {}",
+            format.pattern(),
             quote(field)
         ));
     };
     chrono::NaiveDate::from_ymd_opt(year as i32, month, day)
         .map(|date| date.num_days_from_ce() - EPOCH_DAYS_FROM_CE)
         .ok_or_else(|| format!("{} is not a calendar date", quote(field)))
+}
+
+/// A number as written in downloads: `$1,234.50`, ` 12 `.
+fn clean_number(field: &[u8]) -> Option<f64> {
+    let cleaned: String = std::str::from_utf8(field)
+        .ok()?
+        .chars()
+        .filter(|c| !matches!(c, '$' | ',' | ' ' | '_'))
+        .collect();
+    cleaned.parse::<f64>().ok()
 }
 
 /// A price: a finite decimal number.
@@ -83,6 +110,7 @@ fn parse_price(field: &[u8]) -> Result<Option<f64>, String> {
     let value = std::str::from_utf8(field)
         .ok()
         .and_then(|text| text.parse::<f64>().ok())
+        .or_else(|| clean_number(field))
         .filter(|v| v.is_finite());
     match value {
         Some(v) => Ok(Some(v)),
@@ -90,21 +118,18 @@ fn parse_price(field: &[u8]) -> Result<Option<f64>, String> {
     }
 }
 
-/// A volume: a non-negative whole number (`1200` or `1200.0`).
-fn parse_volume(field: &[u8]) -> Result<Option<u64>, String> {
+/// A volume: a whole number (`1200`, `1200.0`, `1,200`). Negative volumes
+/// are returned as such: the `volume_non_negative` rule judges them.
+fn parse_volume(field: &[u8]) -> Result<Option<i64>, String> {
     if is_null(field) {
         return Ok(None);
     }
     let text = std::str::from_utf8(field).unwrap_or_default();
-    if let Ok(v) = text.parse::<u64>() {
+    if let Ok(v) = text.parse::<i64>() {
         return Ok(Some(v));
     }
-    match text.parse::<f64>() {
-        Ok(v) if v >= 0.0 && v.fract() == 0.0 && v < 1.8e19 => Ok(Some(v as u64)),
-        Ok(v) if v < 0.0 => Err(format!(
-            "volume must not be negative, found {}",
-            quote(field)
-        )),
+    match text.parse::<f64>().ok().or_else(|| clean_number(field)) {
+        Some(v) if v.fract() == 0.0 && v.abs() < 9.2e18 => Ok(Some(v as i64)),
         _ => Err(format!(
             "expected a whole number of shares, found {}",
             quote(field)
@@ -116,8 +141,29 @@ fn trim(field: &[u8]) -> &[u8] {
     field.trim_ascii()
 }
 
+/// Which rows a load keeps, applied while parsing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowFilter {
+    /// Only these tickers (upper-case), when set.
+    pub tickers: Option<std::collections::BTreeSet<String>>,
+    /// Only dates on or after this one.
+    pub from: Option<chrono::NaiveDate>,
+    /// Only dates on or before this one.
+    pub to: Option<chrono::NaiveDate>,
+}
+
+impl RowFilter {
+    fn days(date: Option<chrono::NaiveDate>) -> Option<i32> {
+        date.map(|d| d.num_days_from_ce() - EPOCH_DAYS_FROM_CE)
+    }
+}
+
 /// Parses whole CSV lines (no header) into a canonical batch.
-pub(crate) fn parse_chunk(chunk: &[u8], map: &ColumnMap) -> Result<ParsedChunk, RowError> {
+pub(crate) fn parse_chunk(
+    chunk: &[u8],
+    layout: &Layout,
+    filter: &RowFilter,
+) -> Result<ParsedChunk, RowError> {
     let estimate = chunk.len() / 48 + 1;
     let mut date = Date32Builder::with_capacity(estimate);
     let mut ticker = StringBuilder::with_capacity(estimate, estimate * 5);
@@ -125,6 +171,8 @@ pub(crate) fn parse_chunk(chunk: &[u8], map: &ColumnMap) -> Result<ParsedChunk, 
         std::array::from_fn(|_| Float64Builder::with_capacity(estimate));
     let mut volume = UInt64Builder::with_capacity(estimate);
     let mut lines = Vec::with_capacity(estimate);
+    let mut negative_volume = Vec::new();
+    let mut read_rows = 0u64;
 
     let price_columns = [
         (Column::Open, true),
@@ -135,12 +183,20 @@ pub(crate) fn parse_chunk(chunk: &[u8], map: &ColumnMap) -> Result<ParsedChunk, 
     ];
     let price_index: Vec<(Option<usize>, bool)> = price_columns
         .iter()
-        .map(|(c, required)| (map.index(*c), *required))
+        .map(|(c, required)| (layout.index(*c), *required))
         .collect();
-    let date_index = map.required(Column::Date);
-    let ticker_index = map.required(Column::Ticker);
-    let volume_index = map.index(Column::Volume);
-    let expected = map.headers.len();
+    let date_index = layout.index(Column::Date).unwrap_or(0);
+    let ticker_index = match layout.ticker {
+        TickerSource::Column => layout.index(Column::Ticker),
+        TickerSource::Fixed(_) => None,
+    };
+    let fixed_ticker = match &layout.ticker {
+        TickerSource::Fixed(t) => Some(t.to_ascii_uppercase()),
+        TickerSource::Column => None,
+    };
+    let volume_index = layout.index(Column::Volume);
+    let expected = layout.headers.len();
+    let (from, to) = (RowFilter::days(filter.from), RowFilter::days(filter.to));
 
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -148,6 +204,7 @@ pub(crate) fn parse_chunk(chunk: &[u8], map: &ColumnMap) -> Result<ParsedChunk, 
         .from_reader(chunk);
     let mut record = csv::ByteRecord::new();
     let mut last_date: (Vec<u8>, i32) = (Vec::new(), 0);
+    let mut symbol = String::new();
     loop {
         let line = reader.position().line();
         match reader.read_byte_record(&mut record) {
@@ -163,6 +220,7 @@ pub(crate) fn parse_chunk(chunk: &[u8], map: &ColumnMap) -> Result<ParsedChunk, 
             }
         }
         let line = record.position().map_or(line, |p| p.line());
+        read_rows += 1;
         if record.len() != expected {
             return Err(RowError::FieldCount {
                 line,
@@ -179,42 +237,71 @@ pub(crate) fn parse_chunk(chunk: &[u8], map: &ColumnMap) -> Result<ParsedChunk, 
 
         let raw_date = trim(&record[date_index]);
         if raw_date != last_date.0.as_slice() {
-            let days = parse_date(raw_date).map_err(value_error(date_index))?;
+            let days = parse_date(raw_date, layout.date_format).map_err(value_error(date_index))?;
             last_date = (raw_date.to_vec(), days);
         }
-        date.append_value(last_date.1);
-
-        let raw_ticker = trim(&record[ticker_index]);
-        if raw_ticker.is_empty() {
-            return Err(value_error(ticker_index)("the ticker is empty".to_owned()));
-        }
-        let text = std::str::from_utf8(raw_ticker).map_err(|_| {
-            value_error(ticker_index)(format!("the ticker {} is not UTF-8", quote(raw_ticker)))
-        })?;
-        if text.bytes().any(|b| b.is_ascii_lowercase()) {
-            ticker.append_value(text.to_ascii_uppercase());
-        } else {
-            ticker.append_value(text);
+        let day = last_date.1;
+        if from.is_some_and(|f| day < f) || to.is_some_and(|t| day > t) {
+            continue;
         }
 
-        for (builder, (index, required)) in prices.iter_mut().zip(&price_index) {
-            let Some(index) = *index else {
-                builder.append_null();
-                continue;
-            };
+        symbol.clear();
+        match (&fixed_ticker, ticker_index) {
+            (Some(fixed), _) => symbol.push_str(fixed),
+            (None, Some(index)) => {
+                let raw = trim(&record[index]);
+                let text = std::str::from_utf8(raw).map_err(|_| {
+                    value_error(index)(format!("the ticker {} is not UTF-8", quote(raw)))
+                })?;
+                symbol.push_str(text);
+                if let Some(suffix) = layout.ticker_suffix
+                    && symbol.len() > suffix.len()
+                    && symbol[symbol.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+                {
+                    symbol.truncate(symbol.len() - suffix.len());
+                }
+                if symbol.bytes().any(|b| b.is_ascii_lowercase()) {
+                    symbol.make_ascii_uppercase();
+                }
+                if symbol.is_empty() {
+                    return Err(value_error(index)("the ticker is empty".to_owned()));
+                }
+            }
+            (None, None) => {}
+        }
+        if let Some(wanted) = &filter.tickers
+            && !wanted.contains(symbol.as_str())
+        {
+            continue;
+        }
+
+        let mut row_prices = [None; 5];
+        for (slot, (index, required)) in row_prices.iter_mut().zip(&price_index) {
+            let Some(index) = *index else { continue };
             match parse_price(trim(&record[index])).map_err(value_error(index))? {
-                Some(v) => builder.append_value(v),
+                Some(v) => *slot = Some(v),
                 None if *required => {
                     return Err(value_error(index)("the price is missing".to_owned()));
                 }
-                None => builder.append_null(),
+                None => {}
             }
         }
+        let row_volume = match volume_index {
+            Some(index) => parse_volume(trim(&record[index])).map_err(value_error(index))?,
+            None => None,
+        };
 
-        match volume_index {
-            Some(index) => volume
-                .append_option(parse_volume(trim(&record[index])).map_err(value_error(index))?),
-            None => volume.append_null(),
+        date.append_value(day);
+        ticker.append_value(&symbol);
+        for (builder, value) in prices.iter_mut().zip(row_prices) {
+            builder.append_option(value);
+        }
+        match row_volume {
+            Some(v) if v < 0 => {
+                negative_volume.push(lines.len() as u32);
+                volume.append_null();
+            }
+            other => volume.append_option(other.map(|v| v as u64)),
         }
         lines.push(line as u32);
     }
@@ -240,6 +327,8 @@ pub(crate) fn parse_chunk(chunk: &[u8], map: &ColumnMap) -> Result<ParsedChunk, 
         batch,
         lines,
         newlines: memchr::memchr_iter(b'\n', chunk).count() as u64,
+        read_rows,
+        negative_volume,
     })
 }
 
@@ -249,26 +338,25 @@ mod tests {
 
     #[test]
     fn dates_parse_to_epoch_days() {
-        assert_eq!(parse_date(b"1970-01-01"), Ok(0));
-        assert_eq!(parse_date(b"2024-01-02"), Ok(19724));
-        assert!(
-            parse_date(b"2024-02-30")
-                .unwrap_err()
-                .contains("not a calendar date")
-        );
-        assert!(
-            parse_date(b"01/02/2024")
-                .unwrap_err()
-                .contains("YYYY-MM-DD")
-        );
+        let iso = DateFormat::Iso;
+        assert_eq!(parse_date(b"1970-01-01", iso), Ok(0));
+        assert_eq!(parse_date(b"2024-01-02", iso), Ok(19724));
+        assert_eq!(parse_date(b"2024-01-02 00:00:00-05:00", iso), Ok(19724));
+        assert_eq!(parse_date(b"01/02/2024", DateFormat::UsSlash), Ok(19724));
+        assert_eq!(parse_date(b"20240102", DateFormat::Compact), Ok(19724));
+        let err = parse_date(b"2024-02-30", iso).unwrap_err();
+        assert!(err.contains("not a calendar date"), "{err}");
+        let err = parse_date(b"01/02/2024", iso).unwrap_err();
+        assert!(err.contains("YYYY-MM-DD"), "{err}");
     }
 
     #[test]
     fn volumes_accept_float_spelling_and_reject_negatives() {
         assert_eq!(parse_volume(b"1200"), Ok(Some(1200)));
         assert_eq!(parse_volume(b"1200.0"), Ok(Some(1200)));
+        assert_eq!(parse_volume(b"1,200"), Ok(Some(1200)));
         assert_eq!(parse_volume(b""), Ok(None));
-        assert!(parse_volume(b"-5").unwrap_err().contains("negative"));
+        assert_eq!(parse_volume(b"-5"), Ok(Some(-5)));
         assert!(parse_volume(b"12.5").unwrap_err().contains("whole number"));
     }
 
@@ -276,6 +364,7 @@ mod tests {
     fn prices_reject_text_and_infinity() {
         assert_eq!(parse_price(b"187.15"), Ok(Some(187.15)));
         assert_eq!(parse_price(b"N/A"), Ok(None));
+        assert_eq!(parse_price(b"$1,234.50"), Ok(Some(1234.5)));
         assert!(parse_price(b"abc").unwrap_err().contains("\"abc\""));
         assert!(parse_price(b"inf").is_err());
     }

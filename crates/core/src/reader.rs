@@ -15,8 +15,8 @@ use nasdaq_storage::ByteStream;
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
-use crate::header::ColumnMap;
-use crate::parse::{ParsedChunk, RowError, parse_chunk};
+use crate::dialect::{Layout, Preview, detect};
+use crate::parse::{ParsedChunk, RowError, RowFilter, parse_chunk};
 use crate::{Error, Result};
 
 /// How the reader cuts and schedules its work.
@@ -37,6 +37,17 @@ impl Default for ReadOptions {
     }
 }
 
+/// How to read one file's rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Force this dialect instead of detecting it (see [`crate::dialect_names`]).
+    pub dialect: Option<String>,
+    /// The ticker of a one-ticker file without a ticker column; else taken from the file name.
+    pub ticker: Option<String>,
+    /// Which rows to keep.
+    pub filter: RowFilter,
+}
+
 /// What the reader produced from one object.
 #[derive(Debug)]
 pub struct ReadOutput {
@@ -48,22 +59,34 @@ pub struct ReadOutput {
     pub bytes: u64,
     /// SHA-256 of the bytes read, lowercase hex.
     pub sha256: String,
+    /// The dialect the file was read as.
+    pub dialect: &'static str,
+    /// Data rows read, before filters.
+    pub rows_read: u64,
+    /// For each batch, the rows whose volume was negative (stored as null).
+    pub negative_volume: Vec<Vec<u32>>,
 }
 
 type Pending = oneshot::Receiver<std::result::Result<ParsedChunk, RowError>>;
 
+/// Lines looked at to detect the dialect.
+const PREVIEW_LINES: usize = 6;
+
 /// Reads a whole CSV byte stream into canonical batches.
 ///
-/// `file` names the object in errors (its URI).
+/// `file` names the object in errors (its URI) and, without `--ticker`,
+/// gives the ticker of one-ticker files.
 pub async fn read_csv(
     mut stream: ByteStream,
     file: &str,
+    parse: &ParseOptions,
     options: &ReadOptions,
 ) -> Result<ReadOutput> {
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
     let mut buffer = BytesMut::new();
-    let mut map: Option<std::sync::Arc<ColumnMap>> = None;
+    let mut map: Option<std::sync::Arc<Layout>> = None;
+    let filter = std::sync::Arc::new(parse.filter.clone());
     let mut pending: VecDeque<Pending> = VecDeque::new();
     let mut collector = Collector::new(file);
 
@@ -79,8 +102,11 @@ pub async fn read_csv(
             None => finished = true,
         }
         if map.is_none() {
-            match take_header(&mut buffer, finished, file)? {
-                Some(header) => map = Some(std::sync::Arc::new(header)),
+            match take_header(&mut buffer, finished, file, parse)? {
+                Some(layout) => {
+                    collector.line_offset = layout.header_lines as u64;
+                    map = Some(std::sync::Arc::new(layout));
+                }
                 None if finished => {
                     return Err(Error::Empty {
                         file: file.to_owned(),
@@ -100,7 +126,7 @@ pub async fn read_csv(
                 }
             };
             let text = buffer.split_to(cut).freeze();
-            pending.push_back(spawn_parse(text, map.clone()));
+            pending.push_back(spawn_parse(text, map.clone(), filter.clone()));
             while pending.len() > options.in_flight {
                 if let Some(next) = pending.pop_front() {
                     collector.collect(next, map).await?;
@@ -113,7 +139,7 @@ pub async fn read_csv(
             collector.collect(next, map).await?;
         }
     }
-    if collector.rows == 0 {
+    if collector.rows_read == 0 {
         return Err(Error::NoRows {
             file: file.to_owned(),
         });
@@ -123,52 +149,82 @@ pub async fn read_csv(
         lines: collector.lines,
         bytes,
         sha256: hex::encode(hasher.finalize()),
+        dialect: map.map_or("long", |m| m.dialect),
+        rows_read: collector.rows_read,
+        negative_volume: collector.negative_volume,
     })
 }
 
-fn spawn_parse(text: Bytes, map: std::sync::Arc<ColumnMap>) -> Pending {
+fn spawn_parse(
+    text: Bytes,
+    layout: std::sync::Arc<Layout>,
+    filter: std::sync::Arc<RowFilter>,
+) -> Pending {
     let (tx, rx) = oneshot::channel();
     rayon::spawn(move || {
         // The receiver only goes away when the load was abandoned.
-        let _ = tx.send(parse_chunk(&text, &map));
+        let _ = tx.send(parse_chunk(&text, &layout, &filter));
     });
     rx
 }
 
-/// Takes the header line off the front of `buffer`, once it is complete.
-fn take_header(buffer: &mut BytesMut, finished: bool, file: &str) -> Result<Option<ColumnMap>> {
+/// Detects the layout from the first lines and takes the header lines off
+/// the front of `buffer`, once enough of the file has arrived.
+fn take_header(
+    buffer: &mut BytesMut,
+    finished: bool,
+    file: &str,
+    parse: &ParseOptions,
+) -> Result<Option<Layout>> {
     // A UTF-8 byte order mark is not part of the first column's name.
     if buffer.starts_with(b"\xEF\xBB\xBF") {
         let _ = buffer.split_to(3);
     }
     if let Some(kind) = not_csv(buffer) {
-        let start = String::from_utf8_lossy(&buffer[..buffer.len().min(40)]).into_owned();
+        let start = String::from_utf8_lossy(&buffer[..buffer.len().min(60)]).into_owned();
         return Err(Error::NotCsv {
             file: file.to_owned(),
             kind,
             start,
         });
     }
-    let end = match memchr::memchr(b'\n', buffer) {
-        Some(newline) => newline + 1,
-        None if finished && !buffer.trim_ascii().is_empty() => buffer.len(),
-        None => return Ok(None),
-    };
-    let line = buffer.split_to(end);
+    let newlines: Vec<usize> = memchr::memchr_iter(b'\n', buffer)
+        .take(PREVIEW_LINES)
+        .collect();
+    if newlines.len() < PREVIEW_LINES && !finished {
+        return Ok(None);
+    }
+    if buffer.trim_ascii().is_empty() {
+        return Ok(None);
+    }
+    let preview_end = newlines.last().map_or(buffer.len(), |n| n + 1);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
-        .from_reader(&line[..]);
-    let headers: Vec<String> = match reader.records().next() {
-        Some(Ok(record)) => record.iter().map(|h| h.trim().to_owned()).collect(),
-        _ => {
-            return Err(Error::MissingColumns {
-                file: file.to_owned(),
-                missing: "all".to_owned(),
-                found: String::from_utf8_lossy(&line).trim().to_owned(),
-            });
-        }
+        .flexible(true)
+        .from_reader(&buffer[..preview_end]);
+    let records: Vec<Vec<String>> = reader
+        .records()
+        .map_while(std::result::Result::ok)
+        .map(|r| r.iter().map(|f| f.trim().to_owned()).collect())
+        .collect();
+    let hint = parse
+        .ticker
+        .clone()
+        .or_else(|| crate::dialect::ticker_from_file_name(file));
+    let layout = detect(
+        &Preview {
+            records: &records,
+            ticker_hint: hint.as_deref(),
+            file,
+        },
+        parse.dialect.as_deref(),
+    )?;
+    let skip = match newlines.get(layout.header_lines - 1) {
+        Some(newline) => newline + 1,
+        None => buffer.len(),
     };
-    ColumnMap::from_header(file, headers).map(Some)
+    let _ = buffer.split_to(skip);
+    Ok(Some(layout))
 }
 
 /// What a body that is not CSV looks like, judged from its first bytes.
@@ -191,11 +247,12 @@ fn not_csv(buffer: &[u8]) -> Option<&'static str> {
 /// Gathers parsed chunks in order and turns chunk-relative lines into absolute ones.
 struct Collector<'a> {
     file: &'a str,
-    /// Lines before the current chunk (the header is line 1).
+    /// Lines before the current chunk (the header lines first).
     line_offset: u64,
-    rows: usize,
+    rows_read: u64,
     batches: Vec<RecordBatch>,
     lines: Vec<Vec<u64>>,
+    negative_volume: Vec<Vec<u32>>,
 }
 
 impl<'a> Collector<'a> {
@@ -203,14 +260,15 @@ impl<'a> Collector<'a> {
         Self {
             file,
             line_offset: 1,
-            rows: 0,
+            rows_read: 0,
             batches: Vec::new(),
             lines: Vec::new(),
+            negative_volume: Vec::new(),
         }
     }
 
     /// Waits for the next chunk in file order and keeps it, or reports its error.
-    async fn collect(&mut self, receiver: Pending, map: &ColumnMap) -> Result<()> {
+    async fn collect(&mut self, receiver: Pending, map: &Layout) -> Result<()> {
         let file = self.file.to_owned();
         let parsed = receiver.await.map_err(|_| Error::Value {
             file: file.clone(),
@@ -222,7 +280,8 @@ impl<'a> Collector<'a> {
         match parsed {
             Ok(chunk) => {
                 let offset = self.line_offset;
-                self.rows += chunk.batch.num_rows();
+                self.rows_read += chunk.read_rows;
+                self.negative_volume.push(chunk.negative_volume);
                 self.lines
                     .push(chunk.lines.iter().map(|l| offset + u64::from(*l)).collect());
                 self.batches.push(chunk.batch);

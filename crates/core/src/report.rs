@@ -1,6 +1,29 @@
 //! The load report: what was loaded, from where, and how it went.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
+
+/// Where one file's rows came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FileLineage {
+    /// The object's address.
+    pub uri: String,
+    /// Its ETag.
+    pub etag: Option<String>,
+    /// Its version id.
+    pub version: Option<String>,
+    /// When it was last modified, RFC 3339.
+    pub last_modified: Option<String>,
+    /// SHA-256 of its bytes.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// The dialect it was read as.
+    pub dialect: String,
+    /// Data rows read from it.
+    pub rows_read: u64,
+}
 
 /// The record of one load, printed by `fetch --json` and stored with outputs.
 ///
@@ -29,7 +52,8 @@ pub struct LoadReport {
     pub last_date: Option<String>,
     /// Bytes read from the source.
     pub bytes: u64,
-    /// SHA-256 of the bytes read, lowercase hex.
+    /// SHA-256 of the bytes read, lowercase hex (several files: of their
+    /// `uri sha256` lines).
     pub sha256: String,
     /// The object's ETag, when the source gives one.
     pub etag: Option<String>,
@@ -37,6 +61,20 @@ pub struct LoadReport {
     pub version: Option<String>,
     /// When the object was last modified, RFC 3339.
     pub last_modified: Option<String>,
+    /// The dialect(s) the files were read as.
+    pub dialect: String,
+    /// Data rows read, before filters and rules.
+    pub rows_read: u64,
+    /// Rows in the output.
+    pub rows_kept: u64,
+    /// Rows rejected, per rule (error and drop policies).
+    pub rejected: BTreeMap<String, u64>,
+    /// Violations of warn-policy rules, per rule.
+    pub warnings: BTreeMap<String, u64>,
+    /// Each file read, with its lineage.
+    pub files: Vec<FileLineage>,
+    /// SHA-256 of the effective settings (secrets excluded), when the caller gives it.
+    pub settings_hash: Option<String>,
     /// When the load finished, RFC 3339.
     pub loaded_at: String,
     /// Wall time of the load (and write), in milliseconds.
@@ -44,15 +82,35 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
+    /// "N tickers, FIRST to LAST", for summaries.
+    pub fn tickers_text(&self) -> String {
+        format!(
+            "{} tickers, {} to {}",
+            self.tickers,
+            self.first_date.as_deref().unwrap_or("-"),
+            self.last_date.as_deref().unwrap_or("-")
+        )
+    }
+
     /// The report as key-value pairs for Parquet / Arrow IPC metadata, under `nasdaq.*`.
     pub fn metadata(&self) -> Vec<(String, String)> {
         let mut pairs = vec![(
             "nasdaq.load_report".to_owned(),
             serde_json::to_string(self).unwrap_or_default(),
         )];
-        pairs.push(("nasdaq.source".to_owned(), self.source.clone()));
-        pairs.push(("nasdaq.sha256".to_owned(), self.sha256.clone()));
-        pairs.push(("nasdaq.tool_version".to_owned(), self.tool_version.clone()));
+        let mut put = |key: &str, value: Option<&str>| {
+            if let Some(value) = value {
+                pairs.push((format!("nasdaq.{key}"), value.to_owned()));
+            }
+        };
+        put("source", Some(&self.source));
+        put("sha256", Some(&self.sha256));
+        put("etag", self.etag.as_deref());
+        put("version", self.version.as_deref());
+        put("dialect", Some(&self.dialect));
+        put("settings_hash", self.settings_hash.as_deref());
+        put("loaded_at", Some(&self.loaded_at));
+        put("tool_version", Some(&self.tool_version));
         pairs
     }
 }

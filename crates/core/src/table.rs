@@ -7,7 +7,8 @@ use arrow::compute::{concat, take};
 use arrow::datatypes::{Date32Type, SchemaRef};
 use rayon::prelude::*;
 
-use crate::{Error, Result, schema};
+use crate::quality::{Flag, Rule};
+use crate::{Result, schema};
 
 /// Rows per batch of a sorted table.
 const BATCH_ROWS: usize = 64 * 1024;
@@ -70,22 +71,59 @@ pub fn summarize(table: &Table) -> Summary {
     }
 }
 
-/// Sorts rows by (date, ticker); a pair seen twice is an error naming both lines.
-///
-/// `lines` gives each row's source line, batch by batch. Returns the table and
-/// its summary (known along the way, so never recomputed).
-pub(crate) fn sort_unique(
-    batches: Vec<RecordBatch>,
-    lines: &[Vec<u64>],
-    file: &str,
-) -> Result<(Table, Summary)> {
+/// One file's parsed rows, as the reader produced them.
+pub(crate) struct FileRows {
+    pub(crate) batches: Vec<RecordBatch>,
+    /// Per batch, the source line of each row.
+    pub(crate) lines: Vec<Vec<u64>>,
+    /// Per batch, the rows whose volume was negative.
+    pub(crate) negative_volume: Vec<Vec<u32>>,
+}
+
+/// All rows sorted by (date, ticker), with where each came from.
+pub(crate) struct Sorted {
+    /// The rows.
+    pub(crate) table: RecordBatch,
+    /// Per row: (file index, line).
+    pub(crate) origins: Vec<(u32, u64)>,
+    /// Per row: the ticker's rank among the sorted ticker names.
+    pub(crate) ranks: Vec<u32>,
+    /// Distinct tickers.
+    pub(crate) tickers: usize,
+    /// Duplicates (the later occurrence) and negative volumes, by row.
+    pub(crate) flags: Vec<Flag>,
+}
+
+/// Sorts the rows of all files by (date, ticker); equal pairs stay in file
+/// order, the later flagged as a duplicate of the first.
+pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted> {
     let schema = schema::canonical();
+    let mut origins_in: Vec<(u32, u64)> = Vec::new();
+    let mut negative_in: Vec<usize> = Vec::new();
+    let mut batches = Vec::new();
+    for (index, file) in files.into_iter().enumerate() {
+        for ((batch, lines), negative) in file
+            .batches
+            .into_iter()
+            .zip(file.lines)
+            .zip(file.negative_volume)
+        {
+            let base = origins_in.len();
+            negative_in.extend(negative.iter().map(|r| base + *r as usize));
+            origins_in.extend(lines.into_iter().map(|l| (index as u32, l)));
+            batches.push(batch);
+        }
+    }
     // Concatenate column by column, in parallel.
     let columns: Vec<ArrayRef> = (0..schema.fields().len())
         .into_par_iter()
         .map(|i| {
             let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
-            concat(&parts)
+            if parts.is_empty() {
+                Ok(arrow::array::new_empty_array(schema.field(i).data_type()))
+            } else {
+                concat(&parts)
+            }
         })
         .collect::<std::result::Result<_, _>>()?;
     drop(batches);
@@ -109,71 +147,80 @@ pub(crate) fn sort_unique(
         last = Some((name, id));
         row_ids.push(id);
     }
-    let mut names: Vec<(&str, u32)> = ids.into_iter().collect();
-    names.sort_unstable();
-    let mut rank = vec![0u32; names.len()];
-    for (position, (_, id)) in names.iter().enumerate() {
+    let mut names_sorted: Vec<(&str, u32)> = ids.into_iter().collect();
+    names_sorted.sort_unstable();
+    let mut rank = vec![0u32; names_sorted.len()];
+    for (position, (_, id)) in names_sorted.iter().enumerate() {
         rank[*id as usize] = position as u32;
     }
     let ranks: Vec<u32> = row_ids.iter().map(|id| rank[*id as usize]).collect();
     drop(row_ids);
+    let distinct = names_sorted.len();
 
     let day = dates.values();
-    let (Some(&min_day), Some(&max_day)) = (day.iter().min(), day.iter().max()) else {
-        return Ok((
-            Table {
-                schema,
-                batches: Vec::new(),
-            },
-            Summary::default(),
-        ));
-    };
-    let summary = Summary {
-        rows,
-        tickers: names.len(),
-        first_date: Some(format_date(min_day)),
-        last_date: Some(format_date(max_day)),
-    };
     let in_order = (1..rows).all(|i| (day[i - 1], ranks[i - 1]) < (day[i], ranks[i]));
+    let negative_flag = |row: usize| Flag {
+        rule: Rule::VolumeNonNegative,
+        row,
+        detail: "negative volume".to_owned(),
+    };
     if in_order {
-        let all = RecordBatch::try_new(schema.clone(), columns)?;
-        return Ok((
-            Table {
-                schema,
-                batches: slices(&all),
-            },
-            summary,
-        ));
-    }
-
-    let order = order_by_date_then_rank(day, &ranks, min_day, max_day);
-    if let Some(pair) = order.windows(2).find(|p| {
-        day[p[0] as usize] == day[p[1] as usize] && ranks[p[0] as usize] == ranks[p[1] as usize]
-    }) {
-        let (a, b) = (pair[0] as usize, pair[1] as usize);
-        let line = |row: usize| lines.iter().flatten().nth(row).copied().unwrap_or(0);
-        let (la, lb) = (line(a), line(b));
-        return Err(Error::Duplicate {
-            file: file.to_owned(),
-            ticker: tickers.value(a).to_owned(),
-            date: format_date(day[a]),
-            first_line: la.min(lb),
-            second_line: la.max(lb),
+        let flags = negative_in.into_iter().map(negative_flag).collect();
+        return Ok(Sorted {
+            table: RecordBatch::try_new(schema, columns)?,
+            origins: origins_in,
+            ranks,
+            tickers: distinct,
+            flags,
         });
+    }
+    let (min_day, max_day) = (
+        day.iter().copied().min().unwrap_or(0),
+        day.iter().copied().max().unwrap_or(0),
+    );
+    let order = order_by_date_then_rank(day, &ranks, min_day, max_day);
+    let mut position = vec![0usize; rows];
+    for (new, old) in order.iter().enumerate() {
+        position[*old as usize] = new;
+    }
+    let mut flags: Vec<Flag> = negative_in
+        .into_iter()
+        .map(|r| negative_flag(position[r]))
+        .collect();
+    for (new, pair) in order.windows(2).enumerate() {
+        let (a, b) = (pair[0] as usize, pair[1] as usize);
+        if day[a] == day[b] && ranks[a] == ranks[b] {
+            let (file, line) = origins_in[a];
+            let name = names.get(file as usize).map_or("", String::as_str);
+            flags.push(Flag {
+                rule: Rule::UniqueBar,
+                row: new + 1,
+                detail: format!("duplicate of {name}: line {line}"),
+            });
+        }
     }
     let indices = UInt32Array::from(order);
     let sorted: Vec<ArrayRef> = columns
         .par_iter()
         .map(|column| take(column.as_ref(), &indices, None))
         .collect::<std::result::Result<_, _>>()?;
-    let all = RecordBatch::try_new(schema.clone(), sorted)?;
-    Ok((
-        Table {
-            schema,
-            batches: slices(&all),
-        },
-        summary,
-    ))
+    let origins = indices
+        .values()
+        .iter()
+        .map(|i| origins_in[*i as usize])
+        .collect();
+    let ranks = indices
+        .values()
+        .iter()
+        .map(|i| ranks[*i as usize])
+        .collect();
+    Ok(Sorted {
+        table: RecordBatch::try_new(schema, sorted)?,
+        origins,
+        ranks,
+        tickers: distinct,
+        flags,
+    })
 }
 
 /// Row indices in (date, rank) order: a counting sort on the date (trading
@@ -219,7 +266,7 @@ fn order_by_date_then_rank(day: &[i32], ranks: &[u32], min_day: i32, max_day: i3
 }
 
 /// Cuts a batch into zero-copy slices of [`BATCH_ROWS`].
-fn slices(all: &RecordBatch) -> Vec<RecordBatch> {
+pub(crate) fn slices(all: &RecordBatch) -> Vec<RecordBatch> {
     let total = all.num_rows();
     (0..total)
         .step_by(BATCH_ROWS)

@@ -1,0 +1,88 @@
+//! `nasdaq-cli validate`: the quality report of a source, and its rejected rows.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use nasdaq_core::{Policy, Table, WriteOptions, write_table};
+
+use crate::args::{GlobalArgs, ValidateArgs};
+use crate::load::{self, Load};
+
+pub(crate) async fn run(global: &GlobalArgs, args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let Load { loaded, .. } = load::run(global, &args.load, true).await?;
+    let (report, quality) = (&loaded.report, &loaded.quality);
+    if let (Some(path), Some(rejects)) = (&args.rejects, &loaded.rejects) {
+        let table = Table {
+            schema: rejects.schema(),
+            batches: vec![rejects.clone()],
+        };
+        let path_owned = path.clone();
+        tokio::task::spawn_blocking(move || {
+            write_table(&table, &path_owned, &WriteOptions::default())
+        })
+        .await
+        .context("the writer stopped")??;
+    }
+    if args.json {
+        let json = serde_json::json!({
+            "source": report.source,
+            "dialect": report.dialect,
+            "rows_read": report.rows_read,
+            "rows_kept": report.rows_kept,
+            "rules": quality.rules,
+            "dropped": quality.dropped,
+            "failed": quality.failed,
+            "rejects": args.rejects.as_ref().map(|p| p.display().to_string()),
+        });
+        println!("{json}");
+    } else {
+        let from = report.source_label.as_deref().unwrap_or(&report.source);
+        println!(
+            "{from}: {} rows read ({}), dialect {}",
+            report.rows_read,
+            report.tickers_text(),
+            report.dialect
+        );
+        println!(
+            "{:<20} {:<6} {:>8}  FIRST EXAMPLES",
+            "RULE", "POLICY", "COUNT"
+        );
+        for rule in &quality.rules {
+            println!(
+                "{:<20} {:<6} {:>8}",
+                rule.rule,
+                rule.policy.to_string(),
+                rule.count
+            );
+            for example in &rule.examples {
+                let place = match (&example.file, example.line) {
+                    (Some(file), Some(line)) => format!("{file}: line {line}: "),
+                    _ => String::new(),
+                };
+                println!(
+                    "{:38}{place}{} {}: {}",
+                    "", example.ticker, example.date, example.detail
+                );
+            }
+        }
+        if let Some(path) = &args.rejects {
+            let count = loaded.rejects.as_ref().map_or(0, |r| r.num_rows());
+            println!("Wrote {count} rejected rows to {}", path.display());
+        }
+        let verdict = if quality.failed {
+            "FAILED: an error-policy rule fired"
+        } else {
+            "passed"
+        };
+        println!("Validation {verdict}.");
+    }
+    let failed = quality
+        .rules
+        .iter()
+        .any(|r| r.policy == Policy::Error && r.count > 0);
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
