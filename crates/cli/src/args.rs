@@ -101,6 +101,9 @@ pub(crate) enum Command {
     /// Show or create the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// List, verify or clear the disk cache of downloaded objects.
+    #[command(subcommand)]
+    Cache(CacheCommand),
 }
 
 /// `nasdaq-cli ls`.
@@ -136,6 +139,25 @@ pub(crate) struct UploadArgs {
     /// One JSON object on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// `nasdaq-cli cache ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CacheCommand {
+    /// The cached objects: address, size, ETag, when fetched.
+    Ls {
+        /// One JSON array on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-hash every entry; non-zero exit when one is unsound.
+    Verify {
+        /// One JSON array on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every entry.
+    Clear,
 }
 
 /// `nasdaq-cli config ...`.
@@ -184,6 +206,15 @@ pub(crate) struct LoadArgs {
     /// The ticker of a one-ticker file without a ticker column (default: from the file name).
     #[arg(long, value_name = "SYMBOL")]
     pub(crate) ticker: Option<String>,
+    /// Only the primary source: no secondary bucket, no LOCAL_FALLBACK.
+    #[arg(long)]
+    pub(crate) no_fallback: bool,
+    /// Use the cached copy without any request (fails when not cached).
+    #[arg(long, conflicts_with = "refresh")]
+    pub(crate) offline: bool,
+    /// Download again even when the cached copy is current.
+    #[arg(long)]
+    pub(crate) refresh: bool,
 }
 
 /// `nasdaq-cli fetch`.

@@ -41,7 +41,13 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
         println!("{}", serde_json::to_string(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let from = report.source_label.as_deref().unwrap_or(&report.source);
+    let mut from = report
+        .source_label
+        .clone()
+        .unwrap_or_else(|| report.source.clone());
+    if let Some(cache) = &report.cache {
+        from.push_str(&format!(" (cache: {cache})"));
+    }
     println!(
         "Loaded {} rows, {} tickers, {} to {} from {} in {} ms",
         report.rows,

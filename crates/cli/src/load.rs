@@ -2,12 +2,13 @@
 
 use std::collections::BTreeSet;
 
-use nasdaq_config::{Configured, DataSource, SourceSpec, describe};
-use nasdaq_core::{LoadRequest, Loaded, Loader, ParseOptions, RowFilter};
+use nasdaq_config::{ChainOptions, Configured, DataSource, SourceSpec, describe};
+use nasdaq_core::{Candidate, LoadRequest, Loaded, Loader, ParseOptions, ReadOptions, RowFilter};
+use nasdaq_storage::CacheMode;
 use sha2::{Digest, Sha256};
 
 use crate::args::{GlobalArgs, LoadArgs};
-use crate::{config, sample};
+use crate::{config, progress, sample};
 
 /// A finished load, with the settings it ran under.
 pub(crate) struct Load {
@@ -30,19 +31,30 @@ pub(crate) async fn run(
         },
         None => configured.settings.data_source()?,
     };
-    let (source, key, label, credentials) = match configured.open(&wanted).await? {
-        Some(opened) => (opened.source, opened.key, None, opened.credentials),
-        None => (
-            sample::source().await?,
-            sample::SAMPLE_KEY.to_owned(),
-            Some(format!("bundled sample ({})", sample::SAMPLE_PATH)),
-            None,
-        ),
+    let options = ChainOptions {
+        no_fallback: args.no_fallback,
+        cache_mode: match (args.offline, args.refresh) {
+            (true, _) => CacheMode::Offline,
+            (_, true) => CacheMode::Refresh,
+            _ => CacheMode::Normal,
+        },
+    };
+    let (chain, key, credentials) = configured.chain(&wanted, options).await?;
+    let (chain, key, label) = if chain.is_empty() {
+        let candidate = Candidate {
+            source: sample::source().await?,
+            key: None,
+            role: "bundled sample".to_owned(),
+        };
+        let label = Some(format!("bundled sample ({})", sample::SAMPLE_PATH));
+        (vec![candidate], sample::SAMPLE_KEY.to_owned(), label)
+    } else {
+        (chain, key, None)
     };
     if let Some(credentials) = &credentials {
         tracing::info!(%credentials, "credentials");
     }
-    tracing::info!(%source, %key, "loading");
+    tracing::info!(%key, sources = chain.len(), "loading");
     let tickers: BTreeSet<String> = args
         .tickers
         .iter()
@@ -65,7 +77,41 @@ pub(crate) async fn run(
         collect_rejects: validating,
         ..LoadRequest::new(key)
     };
-    let mut loaded = Loader::new(source).load(&request).await?;
+    let read_options = ReadOptions {
+        max_decompressed: configured.settings.max_decompressed_bytes,
+        progress: progress::bar(global.quiet),
+        ..ReadOptions::default()
+    };
+    let mut loaded = Loader::chain(chain)
+        .with_read_options(read_options)
+        .load(&request)
+        .await?;
+    if !global.quiet {
+        for failure in &loaded.report.fallbacks {
+            eprintln!(
+                "warning: {} {} failed: {}",
+                failure.role, failure.uri, failure.error
+            );
+        }
+        if !loaded.report.fallbacks.is_empty() {
+            eprintln!(
+                "warning: served by the {}: {}",
+                loaded.report.served_by, loaded.report.source
+            );
+        }
+        for file in loaded
+            .report
+            .files
+            .iter()
+            .filter(|f| f.stale_reason.is_some())
+        {
+            eprintln!(
+                "warning: STALE: {} could not be fetched ({}); using the cached copy",
+                file.uri,
+                file.stale_reason.as_deref().unwrap_or_default()
+            );
+        }
+    }
     loaded.report.source_label = label;
     loaded.report.credentials = credentials.map(|c| c.to_string());
     loaded.report.settings_hash = Some(settings_hash(&configured));

@@ -1,11 +1,13 @@
 //! `nasdaq-cli`: load daily NASDAQ bars into Arrow, Parquet or CSV.
 
 mod args;
+mod cache;
 mod check;
 mod config;
 mod fetch;
 mod load;
 mod ls;
+mod progress;
 mod sample;
 mod upload;
 mod validate;
@@ -47,6 +49,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(&cli.global, args).await,
         Command::Upload(args) => upload::run(&cli.global, args).await,
         Command::Config(command) => config::run(&cli.global, command),
+        Command::Cache(command) => cache::run(&cli.global, command),
     }
 }
 

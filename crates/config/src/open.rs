@@ -4,7 +4,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nasdaq_storage::{CredentialInputs, CredentialReport, MarketSource, S3SourceBuilder};
+use nasdaq_core::Candidate;
+use nasdaq_storage::{
+    CacheMode, CachedSource, CredentialInputs, CredentialReport, DiskCache, MarketSource,
+    S3SourceBuilder, UnavailableSource,
+};
 
 use crate::keys::by_env;
 use crate::{Configured, DataSource, Result, SourceSpec};
@@ -21,19 +25,6 @@ pub(crate) const CHAIN_VARIABLES: &[&str] = &[
     "AWS_EC2_METADATA_SERVICE_ENDPOINT",
     "AWS_EC2_METADATA_DISABLED",
 ];
-
-/// A source ready to read, and what is known of how it was reached.
-#[derive(Debug, Clone)]
-pub struct OpenedSource {
-    /// The source.
-    pub source: Arc<dyn MarketSource>,
-    /// The object key in it.
-    pub key: String,
-    /// For S3: which provider supplied the credentials.
-    pub credentials: Option<CredentialReport>,
-    /// For S3: the endpoint requests go to.
-    pub endpoint: Option<String>,
-}
 
 impl Configured {
     fn aws_var(&self, name: &str) -> Option<String> {
@@ -96,28 +87,144 @@ impl Configured {
                 Duration::from_secs(s.timeout.request_secs),
             )
     }
+}
 
-    /// Opens a local or S3 data source. (The bundled sample is the CLI's.)
-    pub async fn open(&self, source: &DataSource) -> Result<Option<OpenedSource>> {
+/// How a chain of sources is built.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChainOptions {
+    /// Only the primary source: no secondary, no local fallback.
+    pub no_fallback: bool,
+    /// How the disk cache is used.
+    pub cache_mode: CacheMode,
+}
+
+/// The default cache directory: the user cache directory's `nasdaq-data`.
+fn default_cache_dir() -> PathBuf {
+    dirs::cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("nasdaq-data")
+}
+
+impl Configured {
+    /// The cache directory: `NASDAQ_CACHE_DIR`, else the user cache directory.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.settings
+            .cache
+            .dir
+            .clone()
+            .unwrap_or_else(default_cache_dir)
+    }
+
+    /// One S3 candidate, cached when the cache is on; a source that cannot be
+    /// built stays in the chain as an [`UnavailableSource`] saying why.
+    async fn s3_candidate(
+        &self,
+        builder: S3SourceBuilder,
+        bucket: &str,
+        key: &str,
+        role: &str,
+        options: ChainOptions,
+    ) -> Result<(Candidate, Option<CredentialReport>)> {
+        let endpoint = builder.endpoint();
+        let root = format!("s3://{bucket}");
+        let (inner, credentials): (Arc<dyn MarketSource>, _) =
+            if options.cache_mode == CacheMode::Offline {
+                let offline = std::io::Error::other("offline: no request is made");
+                (Arc::new(UnavailableSource::new(root, &offline)), None)
+            } else {
+                match builder.build().await {
+                    Ok(s3) => {
+                        let report = s3.credentials().clone();
+                        (Arc::new(s3) as Arc<dyn MarketSource>, Some(report))
+                    }
+                    Err(err) => (
+                        Arc::new(UnavailableSource::new(root, &err)) as Arc<dyn MarketSource>,
+                        None,
+                    ),
+                }
+            };
+        let source: Arc<dyn MarketSource> = if self.settings.cache.enabled {
+            let cache = DiskCache::open(self.cache_dir())?;
+            Arc::new(
+                CachedSource::new(inner, cache, endpoint)
+                    .with_mode(options.cache_mode)
+                    .with_resumes(self.settings.retry.max_retries as usize),
+            )
+        } else {
+            inner
+        };
+        Ok((
+            Candidate {
+                source,
+                key: Some(key.to_owned()),
+                role: role.to_owned(),
+            },
+            credentials,
+        ))
+    }
+
+    /// The sources to try for `source`, in order: for S3 the primary bucket,
+    /// the secondary (if configured) and the local fallback file (both
+    /// unless `no_fallback`), S3 ones through the disk cache.
+    pub async fn chain(
+        &self,
+        source: &DataSource,
+        options: ChainOptions,
+    ) -> Result<(Vec<Candidate>, String, Option<CredentialReport>)> {
         match source {
-            DataSource::Sample => Ok(None),
+            DataSource::Sample => Ok((Vec::new(), String::new(), None)),
             DataSource::Local(path) => {
                 let (source, key) = SourceSpec::open_file(path)?;
-                Ok(Some(OpenedSource {
+                let candidate = Candidate {
                     source,
-                    key,
-                    credentials: None,
-                    endpoint: None,
-                }))
+                    key: None,
+                    role: "primary".to_owned(),
+                };
+                Ok((vec![candidate], key, None))
             }
             DataSource::S3 { bucket, key } => {
-                let s3 = self.s3_builder(bucket).build().await?;
-                Ok(Some(OpenedSource {
-                    credentials: Some(s3.credentials().clone()),
-                    endpoint: Some(s3.endpoint().to_owned()),
-                    source: Arc::new(s3),
-                    key: key.clone(),
-                }))
+                let s = &self.settings;
+                let (primary, credentials) = self
+                    .s3_candidate(self.s3_builder(bucket), bucket, key, "primary", options)
+                    .await?;
+                let mut chain = vec![primary];
+                if options.no_fallback {
+                    return Ok((chain, key.clone(), credentials));
+                }
+                if let Some(secondary) = &s.secondary.bucket {
+                    let mut builder = self.s3_builder(secondary).with_region(
+                        s.secondary
+                            .region
+                            .clone()
+                            .unwrap_or_else(|| s.aws_region.clone()),
+                    );
+                    if let Some(endpoint) = &s.secondary.endpoint_url {
+                        builder = builder.with_endpoint(Some(endpoint.clone()));
+                    }
+                    let secondary_key = s.secondary.key.clone().unwrap_or_else(|| key.clone());
+                    let (candidate, _) = self
+                        .s3_candidate(builder, secondary, &secondary_key, "secondary", options)
+                        .await?;
+                    chain.push(candidate);
+                }
+                let fallback = s.local_fallback();
+                let candidate = match SourceSpec::open_file(&fallback) {
+                    Ok((source, file_key)) => Candidate {
+                        source,
+                        key: Some(file_key),
+                        role: "local fallback".to_owned(),
+                    },
+                    Err(err) => Candidate {
+                        source: Arc::new(UnavailableSource::new(
+                            fallback.display().to_string(),
+                            &err,
+                        )),
+                        key: Some(String::new()),
+                        role: "local fallback".to_owned(),
+                    },
+                };
+                chain.push(candidate);
+                Ok((chain, key.clone(), credentials))
             }
         }
     }

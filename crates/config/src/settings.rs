@@ -98,6 +98,24 @@ impl Default for TimeoutSettings {
     }
 }
 
+/// An optional secondary S3 source, tried when the primary fails.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecondarySettings {
+    /// The replica bucket; unset: no secondary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// Its key; unset: the primary's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Its region; unset: the primary's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Its endpoint; unset: the primary's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+}
+
 /// Output defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -172,6 +190,10 @@ pub struct Settings {
     pub output: OutputSettings,
     /// A policy per data-quality rule.
     pub quality: Policies,
+    /// The secondary source.
+    pub secondary: SecondarySettings,
+    /// Decoded bytes a compressed object may not exceed.
+    pub max_decompressed_bytes: u64,
 }
 
 impl Default for Settings {
@@ -196,6 +218,8 @@ impl Default for Settings {
             timeout: TimeoutSettings::default(),
             output: OutputSettings::default(),
             quality: Policies::default(),
+            secondary: SecondarySettings::default(),
+            max_decompressed_bytes: nasdaq_core::DEFAULT_MAX_DECOMPRESSED,
         }
     }
 }

@@ -142,6 +142,12 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// Every source of the chain failed.
+    #[error("every source failed: {failures}")]
+    AllSourcesFailed {
+        /// Each source with its error.
+        failures: String,
+    },
     /// A worker stopped unexpectedly (a bug).
     #[error("internal error: {message}")]
     Internal {

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::quality::{Origins, Policies, QualityReport, evaluate};
 use crate::reader::{ParseOptions, ReadOptions, read_csv};
-use crate::report::FileLineage;
+use crate::report::{FileLineage, SourceFailure};
 use crate::table::{FileRows, Table, slices, sort_rows, summarize};
 use crate::{Error, LoadReport, Result};
 
@@ -67,18 +67,41 @@ pub struct Loaded {
     pub rejects: Option<RecordBatch>,
 }
 
-/// Loads market data from one source. Cheap to clone; embed it in a service.
+/// One place a load may be served from.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The source.
+    pub source: Arc<dyn MarketSource>,
+    /// The key to read there, when it differs from the request's (a local fallback file).
+    pub key: Option<String>,
+    /// Its role, for reports: `primary`, `secondary`, `local fallback`.
+    pub role: String,
+}
+
+/// Loads market data from a source, or from the first of a chain of sources
+/// that works. Cheap to clone; embed it in a service.
 #[derive(Debug, Clone)]
 pub struct Loader {
-    source: Arc<dyn MarketSource>,
+    chain: Vec<Candidate>,
     options: ReadOptions,
 }
 
 impl Loader {
     /// A loader reading from `source`.
     pub fn new(source: Arc<dyn MarketSource>) -> Self {
-        Self {
+        Self::chain(vec![Candidate {
             source,
+            key: None,
+            role: "primary".to_owned(),
+        }])
+    }
+
+    /// A loader trying each candidate in turn: a failure of one source
+    /// (network, server error after retries, access denied, not found,
+    /// checksum mismatch) moves to the next; a data error does not.
+    pub fn chain(chain: Vec<Candidate>) -> Self {
+        Self {
+            chain,
             options: ReadOptions::default(),
         }
     }
@@ -89,13 +112,62 @@ impl Loader {
         self
     }
 
-    /// The source this loader reads.
-    pub fn source(&self) -> &Arc<dyn MarketSource> {
-        &self.source
+    /// The first (primary) source this loader reads.
+    pub fn source(&self) -> Option<&Arc<dyn MarketSource>> {
+        self.chain.first().map(|c| &c.source)
     }
 
-    /// The objects a request names: one key, or the matching objects under a prefix.
-    pub async fn objects(&self, request: &LoadRequest) -> Result<Vec<String>> {
+    /// Loads the requested object(s) into a sorted, checked table, from the
+    /// first source of the chain that serves them.
+    pub async fn load(&self, request: &LoadRequest) -> Result<Loaded> {
+        let mut failures: Vec<SourceFailure> = Vec::new();
+        for (index, candidate) in self.chain.iter().enumerate() {
+            let mut attempt = request.clone();
+            if let Some(key) = &candidate.key {
+                attempt.key = key.clone();
+            }
+            match self.load_from(&candidate.source, &attempt).await {
+                Ok(mut loaded) => {
+                    loaded.report.served_by = candidate.role.clone();
+                    loaded.report.fallbacks = failures;
+                    return Ok(loaded);
+                }
+                Err(Error::Storage(err)) if index + 1 < self.chain.len() => {
+                    tracing::warn!(role = %candidate.role, error = %err, "source failed; trying the next");
+                    failures.push(SourceFailure {
+                        role: candidate.role.clone(),
+                        uri: candidate.source.uri(&attempt.key),
+                        error: err.to_string(),
+                    });
+                }
+                Err(err) if failures.is_empty() => return Err(err),
+                Err(err) => {
+                    failures.push(SourceFailure {
+                        role: candidate.role.clone(),
+                        uri: candidate.source.uri(&attempt.key),
+                        error: err.to_string(),
+                    });
+                    return Err(Error::AllSourcesFailed {
+                        failures: failures
+                            .iter()
+                            .map(|f| format!("{} {}: {}", f.role, f.uri, f.error))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    });
+                }
+            }
+        }
+        Err(Error::Internal {
+            message: "the loader has no source".to_owned(),
+        })
+    }
+
+    /// The objects a request names in `source`: one key, or the matching objects under a prefix.
+    async fn objects(
+        &self,
+        source: &Arc<dyn MarketSource>,
+        request: &LoadRequest,
+    ) -> Result<Vec<String>> {
         if !request.is_prefix() {
             return Ok(vec![request.key.clone()]);
         }
@@ -106,7 +178,7 @@ impl Loader {
             })?),
             None => None,
         };
-        let listed: Vec<ObjectInfo> = self.source.list(&request.key).await?;
+        let listed: Vec<ObjectInfo> = source.list(&request.key).await?;
         let keys: Vec<String> = listed
             .into_iter()
             .map(|o| o.key)
@@ -122,23 +194,41 @@ impl Loader {
             .collect();
         if keys.is_empty() {
             return Err(Error::NoFiles {
-                prefix: self.source.uri(&request.key),
+                prefix: source.uri(&request.key),
                 glob: request.glob.clone().unwrap_or_else(|| "*".to_owned()),
             });
         }
         Ok(keys)
     }
 
-    /// Loads the requested object(s) into a sorted, checked table.
-    pub async fn load(&self, request: &LoadRequest) -> Result<Loaded> {
+    async fn load_from(
+        &self,
+        source: &Arc<dyn MarketSource>,
+        request: &LoadRequest,
+    ) -> Result<Loaded> {
         let started = Instant::now();
-        let keys = self.objects(request).await?;
+        let keys = self.objects(source, request).await?;
         let mut files = Vec::with_capacity(keys.len());
         let mut lineage = Vec::with_capacity(keys.len());
         for key in &keys {
-            let fetched = self.source.get(key, GetOptions::default()).await?;
+            let fetched = source.get(key, GetOptions::default()).await?;
             let info = fetched.info;
-            let read = read_csv(fetched.stream, &info.uri, &request.parse, &self.options).await?;
+            if let Some(progress) = &self.options.progress {
+                progress.start(&info.uri, Some(info.size));
+            }
+            let expected = info.metadata.get(nasdaq_storage::cache::SHA256_METADATA);
+            let read = read_csv(
+                fetched.stream,
+                &info.uri,
+                expected.map(String::as_str),
+                &request.parse,
+                &self.options,
+            )
+            .await;
+            if let Some(progress) = &self.options.progress {
+                progress.finish();
+            }
+            let read = read?;
             lineage.push(FileLineage {
                 uri: info.uri.clone(),
                 etag: info.etag.clone(),
@@ -148,6 +238,11 @@ impl Loader {
                 bytes: read.bytes,
                 dialect: read.dialect.to_owned(),
                 rows_read: read.rows_read,
+                cache: fetched.cache.as_ref().map(|c| c.status().to_owned()),
+                stale_reason: match &fetched.cache {
+                    Some(nasdaq_storage::CacheOutcome::Stale { reason }) => Some(reason.clone()),
+                    _ => None,
+                },
             });
             files.push(FileRows {
                 batches: read.batches,
@@ -176,7 +271,7 @@ impl Loader {
         );
         if quality.failed && request.fail_on_error_rules {
             return Err(Error::Quality {
-                uri: self.source.uri(&request.key),
+                uri: source.uri(&request.key),
                 summary: quality.failure_summary(),
             });
         }
@@ -201,8 +296,12 @@ impl Loader {
             source: if single {
                 first.uri.clone()
             } else {
-                self.source.uri(&request.key)
+                source.uri(&request.key)
             },
+            served_by: String::new(),
+            fallbacks: Vec::new(),
+            cache: if single { first.cache.clone() } else { None },
+            stale: lineage.iter().any(|l| l.stale_reason.is_some()),
             source_label: None,
             credentials: None,
             output: None,

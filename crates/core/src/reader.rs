@@ -10,29 +10,62 @@ use std::collections::VecDeque;
 
 use arrow::array::RecordBatch;
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use std::sync::{Arc, Mutex};
+
+use futures::{StreamExt, TryStreamExt};
 use nasdaq_storage::ByteStream;
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
+use crate::compression::{Codec, decode};
 use crate::dialect::{Layout, Preview, detect};
 use crate::parse::{ParsedChunk, RowError, RowFilter, parse_chunk};
 use crate::{Error, Result};
 
+/// Told how a read advances, e.g. to draw a progress bar.
+pub trait Progress: Send + Sync {
+    /// A read of `what` starts; `total` bytes when known.
+    fn start(&self, what: &str, total: Option<u64>);
+    /// `bytes` more bytes arrived.
+    fn advance(&self, bytes: u64);
+    /// The read is over.
+    fn finish(&self);
+}
+
 /// How the reader cuts and schedules its work.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ReadOptions {
     /// Target size of one parsed chunk, in bytes.
     pub chunk_size: usize,
     /// Chunks parsed or waiting at once.
     pub in_flight: usize,
+    /// Decoded bytes a compressed object may not exceed.
+    pub max_decompressed: u64,
+    /// Told of the bytes as they arrive.
+    pub progress: Option<Arc<dyn Progress>>,
 }
+
+impl std::fmt::Debug for ReadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOptions")
+            .field("chunk_size", &self.chunk_size)
+            .field("in_flight", &self.in_flight)
+            .field("max_decompressed", &self.max_decompressed)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+/// The default cap on decoded bytes: 16 GiB.
+pub const DEFAULT_MAX_DECOMPRESSED: u64 = 16 << 30;
 
 impl Default for ReadOptions {
     fn default() -> Self {
         Self {
             chunk_size: 4 * 1024 * 1024,
             in_flight: rayon::current_num_threads() * 2,
+            max_decompressed: DEFAULT_MAX_DECOMPRESSED,
+            progress: None,
         }
     }
 }
@@ -72,18 +105,47 @@ type Pending = oneshot::Receiver<std::result::Result<ParsedChunk, RowError>>;
 /// Lines looked at to detect the dialect.
 const PREVIEW_LINES: usize = 6;
 
-/// Reads a whole CSV byte stream into canonical batches.
+/// Reads a whole CSV byte stream (gzip or zstd decoded on the way) into
+/// canonical batches.
 ///
 /// `file` names the object in errors (its URI) and, without `--ticker`,
-/// gives the ticker of one-ticker files.
+/// gives the ticker of one-ticker files. When `expected_sha256` is given,
+/// the bytes must hash to it.
 pub async fn read_csv(
-    mut stream: ByteStream,
+    raw: ByteStream,
     file: &str,
+    expected_sha256: Option<&str>,
     parse: &ParseOptions,
     options: &ReadOptions,
 ) -> Result<ReadOutput> {
-    let mut hasher = Sha256::new();
-    let mut bytes = 0u64;
+    let tally = Arc::new(Mutex::new((Sha256::new(), 0u64)));
+    let tap = tally.clone();
+    let progress = options.progress.clone();
+    let mut raw = raw
+        .inspect_ok(move |chunk| {
+            if let Ok(mut tally) = tap.lock() {
+                tally.0.update(chunk);
+                tally.1 += chunk.len() as u64;
+            }
+            if let Some(progress) = &progress {
+                progress.advance(chunk.len() as u64);
+            }
+        })
+        .boxed();
+    let first = loop {
+        match raw.next().await {
+            Some(Ok(chunk)) if chunk.is_empty() => continue,
+            Some(Ok(chunk)) => break chunk,
+            Some(Err(err)) => return Err(err.into()),
+            None => break Bytes::new(),
+        }
+    };
+    let mut stream: ByteStream = match Codec::detect(&first, file) {
+        Some(codec) => decode(first, raw, codec, file, options.max_decompressed),
+        None => futures::stream::once(async move { Ok(first) })
+            .chain(raw)
+            .boxed(),
+    };
     let mut buffer = BytesMut::new();
     let mut map: Option<std::sync::Arc<Layout>> = None;
     let filter = std::sync::Arc::new(parse.filter.clone());
@@ -93,12 +155,7 @@ pub async fn read_csv(
     let mut finished = false;
     while !finished {
         match stream.next().await {
-            Some(chunk) => {
-                let chunk = chunk?;
-                hasher.update(&chunk);
-                bytes += chunk.len() as u64;
-                buffer.extend_from_slice(&chunk);
-            }
+            Some(chunk) => buffer.extend_from_slice(&chunk?),
             None => finished = true,
         }
         if map.is_none() {
@@ -144,11 +201,28 @@ pub async fn read_csv(
             file: file.to_owned(),
         });
     }
+    let (sha256, bytes) = match tally.lock() {
+        Ok(mut tally) => (
+            hex::encode(std::mem::take(&mut tally.0).finalize()),
+            tally.1,
+        ),
+        Err(_) => (String::new(), 0),
+    };
+    if let Some(expected) = expected_sha256
+        && !expected.eq_ignore_ascii_case(&sha256)
+    {
+        return Err(nasdaq_storage::Error::Checksum {
+            uri: file.to_owned(),
+            expected: expected.to_owned(),
+            actual: sha256,
+        }
+        .into());
+    }
     Ok(ReadOutput {
         batches: collector.batches,
         lines: collector.lines,
         bytes,
-        sha256: hex::encode(hasher.finalize()),
+        sha256,
         dialect: map.map_or("long", |m| m.dialect),
         rows_read: collector.rows_read,
         negative_volume: collector.negative_volume,

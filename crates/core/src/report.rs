@@ -23,6 +23,22 @@ pub struct FileLineage {
     pub dialect: String,
     /// Data rows read from it.
     pub rows_read: u64,
+    /// How the disk cache served it: miss, revalidated, offline, stale (none: not cached).
+    pub cache: Option<String>,
+    /// When served stale: why the server could not be used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_reason: Option<String>,
+}
+
+/// A source of the chain that failed before another served.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SourceFailure {
+    /// Its role: primary, secondary, local fallback.
+    pub role: String,
+    /// The address tried.
+    pub uri: String,
+    /// Why it failed.
+    pub error: String,
 }
 
 /// The record of one load, printed by `fetch --json` and stored with outputs.
@@ -34,6 +50,15 @@ pub struct LoadReport {
     pub tool_version: String,
     /// Address of the object that served the rows.
     pub source: String,
+    /// The role of the source that served: primary, secondary, local fallback.
+    pub served_by: String,
+    /// The sources tried before it, and why each failed.
+    pub fallbacks: Vec<SourceFailure>,
+    /// How the disk cache served the object: miss, revalidated, offline, stale
+    /// (none: no cache in the way, or several files: see `files`).
+    pub cache: Option<String>,
+    /// Whether a cached copy was used because the server failed.
+    pub stale: bool,
     /// A human name for the source when it is not obvious ("bundled sample").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_label: Option<String>,

@@ -96,6 +96,7 @@ async fn small_chunks_give_the_same_table_as_one_chunk() {
         ReadOptions {
             chunk_size: 1000,
             in_flight: 3,
+            ..ReadOptions::default()
         },
     )
     .await
@@ -115,6 +116,7 @@ async fn line_numbers_stay_right_across_chunks() {
         ReadOptions {
             chunk_size: 500,
             in_flight: 2,
+            ..ReadOptions::default()
         },
     )
     .await

@@ -28,6 +28,7 @@ async fn a_load_issues_exactly_one_unconditional_get() {
                     metadata: Default::default(),
                 },
                 stream: futures::stream::iter([Ok(bytes::Bytes::from(body))]).boxed(),
+                cache: None,
             })
         });
     source.expect_head().never();

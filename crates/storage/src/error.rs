@@ -87,6 +87,34 @@ pub enum Error {
         /// What is wrong and how to fix it.
         message: String,
     },
+    /// The bytes do not match the SHA-256 stored with the object.
+    #[error(
+        "{uri}: checksum mismatch: the object's metadata says SHA-256 {expected}, the bytes received hash to {actual}; the download was corrupted (nothing was cached)"
+    )]
+    Checksum {
+        /// The object's address.
+        uri: String,
+        /// The SHA-256 in the object's metadata.
+        expected: String,
+        /// The SHA-256 of what arrived.
+        actual: String,
+    },
+    /// `--offline` and the object is not in the cache.
+    #[error("{uri} is not in the cache ({dir}); run once without --offline to fetch it")]
+    NotCached {
+        /// The object's address.
+        uri: String,
+        /// The cache directory.
+        dir: String,
+    },
+    /// A source that could not even be set up (its error is kept for the report).
+    #[error("{uri}: {message}")]
+    Unavailable {
+        /// The source's address.
+        uri: String,
+        /// Why it could not be set up.
+        message: String,
+    },
     /// Any other failure of the backend (network, server error after retries, ...).
     #[error("{uri}: {message}")]
     Backend {

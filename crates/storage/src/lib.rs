@@ -24,17 +24,21 @@
 //! # }) }
 //! ```
 
+pub mod cache;
 pub mod credentials;
 mod error;
 mod object;
 mod s3;
 mod source;
+mod unavailable;
 
+pub use cache::{CacheMode, CachedSource, DiskCache};
 pub use credentials::{CredentialInputs, CredentialReport};
 pub use error::{Error, Result};
 pub use object::ObjectStoreSource;
 pub use s3::{S3Source, S3SourceBuilder};
 pub use source::{
-    ByteStream, Fetched, GetOptions, MarketSource, MarketSourceExt, ObjectInfo, PutOptions,
-    PutReceipt,
+    ByteStream, CacheOutcome, Fetched, GetOptions, MarketSource, MarketSourceExt, ObjectInfo,
+    PutOptions, PutReceipt,
 };
+pub use unavailable::UnavailableSource;

@@ -160,6 +160,7 @@ impl MarketSource for ObjectStoreSource {
         let path = self.path(key)?;
         let request = object_store::GetOptions {
             if_none_match: options.if_none_match,
+            if_match: options.if_match,
             range: options.range.map(GetRange::Bounded),
             ..Default::default()
         };
@@ -178,7 +179,11 @@ impl MarketSource for ObjectStoreSource {
                 .map_err(move |err| Error::from_object_store(err, uri.clone()))
                 .boxed(),
         };
-        Ok(Fetched { info, stream })
+        Ok(Fetched {
+            info,
+            stream,
+            cache: None,
+        })
     }
 
     async fn head(&self, key: &str) -> Result<ObjectInfo> {
@@ -262,7 +267,11 @@ impl MarketSource for ObjectStoreSource {
 ///
 /// object_store reads local files 8 KiB at a time, one blocking task each;
 /// large reads keep a 400 MB file from costing fifty thousand task hops.
-fn file_stream(mut file: std::fs::File, path: PathBuf, range: std::ops::Range<u64>) -> ByteStream {
+pub(crate) fn file_stream(
+    mut file: std::fs::File,
+    path: PathBuf,
+    range: std::ops::Range<u64>,
+) -> ByteStream {
     use std::io::{Seek, SeekFrom};
     if let Err(source) = file.seek(SeekFrom::Start(range.start)) {
         let err = Error::Io {

@@ -43,6 +43,8 @@ pub struct GetOptions {
     pub if_none_match: Option<String>,
     /// Only this byte range (end exclusive, clamped to the object's size).
     pub range: Option<Range<u64>>,
+    /// Only read when the object's ETag is this one (resuming a download).
+    pub if_match: Option<String>,
 }
 
 /// Options of a [`MarketSource::put`].
@@ -68,12 +70,44 @@ pub struct Fetched {
     pub info: ObjectInfo,
     /// The bytes (of the requested range, if any).
     pub stream: ByteStream,
+    /// How the disk cache served the read, when a cache is in the way.
+    pub cache: Option<CacheOutcome>,
+}
+
+/// How the disk cache served a read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "status")]
+pub enum CacheOutcome {
+    /// Not cached (or `--refresh`): downloaded, verified and stored.
+    Miss,
+    /// The server said the cached copy is current (304): nothing downloaded.
+    Revalidated,
+    /// `--offline`: the cached copy, without asking the server.
+    Offline,
+    /// The server failed; the cached copy was used.
+    Stale {
+        /// Why the server could not be used.
+        reason: String,
+    },
+}
+
+impl CacheOutcome {
+    /// The status word: miss, revalidated, offline, stale.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Self::Miss => "miss",
+            Self::Revalidated => "revalidated",
+            Self::Offline => "offline",
+            Self::Stale { .. } => "stale",
+        }
+    }
 }
 
 impl Debug for Fetched {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fetched")
             .field("info", &self.info)
+            .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
 }

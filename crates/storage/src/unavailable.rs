@@ -1,0 +1,65 @@
+//! A source that could not be set up, kept in a fallback chain so that the
+//! chain reports why it was skipped.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::source::{Fetched, GetOptions, ObjectInfo, PutOptions, PutReceipt};
+use crate::{Error, MarketSource, Result};
+
+/// A [`MarketSource`] whose every call fails with the error that kept it from being built.
+#[derive(Debug, Clone)]
+pub struct UnavailableSource {
+    root: String,
+    message: String,
+}
+
+impl UnavailableSource {
+    /// A stand-in for the source at `root` that failed with `error`.
+    pub fn new(root: impl Into<String>, error: &dyn std::error::Error) -> Self {
+        Self {
+            root: root.into(),
+            message: crate::error::error_chain(error),
+        }
+    }
+
+    fn fail(&self, key: &str) -> Error {
+        Error::Unavailable {
+            uri: self.uri(key),
+            message: self.message.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for UnavailableSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.root)
+    }
+}
+
+#[async_trait]
+impl MarketSource for UnavailableSource {
+    fn uri(&self, key: &str) -> String {
+        if key.is_empty() {
+            self.root.clone()
+        } else {
+            format!("{}/{key}", self.root.trim_end_matches('/'))
+        }
+    }
+
+    async fn get(&self, key: &str, _: GetOptions) -> Result<Fetched> {
+        Err(self.fail(key))
+    }
+
+    async fn head(&self, key: &str) -> Result<ObjectInfo> {
+        Err(self.fail(key))
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        Err(self.fail(prefix))
+    }
+
+    async fn put(&self, key: &str, _: Bytes, _: PutOptions) -> Result<PutReceipt> {
+        Err(self.fail(key))
+    }
+}
