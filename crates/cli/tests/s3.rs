@@ -239,16 +239,15 @@ fn auth_failures_are_clear_distinct_and_never_show_a_secret_even_at_trace() {
         assert_no_secret(&out);
     }
 
-    let wrong_id = run(
-        "AKIANOTAREALKEY00000",
-        &admin.secret,
-        &["fetch", "s3://guarded/NASDAQ.csv"],
-    );
-    let wrong_secret = run(
-        &admin.key_id,
-        "wrong-secret-value",
-        &["fetch", "s3://guarded/NASDAQ.csv"],
-    );
+    // --refresh: the copy cached by the fetch above would otherwise serve, marked stale.
+    let failing_fetch = [
+        "fetch",
+        "s3://guarded/NASDAQ.csv",
+        "--refresh",
+        "--no-fallback",
+    ];
+    let wrong_id = run("AKIANOTAREALKEY00000", &admin.secret, &failing_fetch);
+    let wrong_secret = run(&admin.key_id, "wrong-secret-value", &failing_fetch);
     sandbox.write("NASDAQ.csv", "changed\n");
     let read_only = run(
         &reader.key_id,
@@ -258,7 +257,17 @@ fn auth_failures_are_clear_distinct_and_never_show_a_secret_even_at_trace() {
     let causes: Vec<String> = [&wrong_id, &wrong_secret, &read_only]
         .iter()
         .map(|out| {
-            assert_eq!(out.status.code(), Some(1));
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{}\n{}",
+                stdout(out),
+                stderr(out)
+                    .lines()
+                    .filter(|l| !l.contains("TRACE") && !l.contains("DEBUG"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
             assert_no_secret(out);
             stderr(out)
                 .lines()
