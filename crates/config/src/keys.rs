@@ -464,7 +464,7 @@ mod tests {
         let file = std::fs::read_to_string(path).unwrap();
         assert!(
             file == env_template(),
-            ".env.example is out of date: run `nasdaq-cli config init --example > .env.example`"
+            ".env.example is out of date: run `nasdaq-cli config init --stdout > .env.example`"
         );
     }
 }

@@ -1,0 +1,297 @@
+//! Resilience under injected faults: a fault proxy between `nasdaq-cli` and
+//! a real S3 server (moto), each test its own server, proxy and cache.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{Sandbox, stderr, stdout};
+use nasdaq_testkit::{Fault, FaultProxy, S3TestServer};
+
+const SAMPLE: &[u8] = include_bytes!("../../../data/sample/NASDAQ.csv");
+const URI: &str = "s3://market/NASDAQ.csv";
+
+struct Rig {
+    server: S3TestServer,
+    proxy: FaultProxy,
+    sandbox: Sandbox,
+}
+
+impl Rig {
+    /// Server, proxy, and the sample uploaded (with its SHA-256) straight to the server.
+    fn new() -> Option<Self> {
+        let server = S3TestServer::start(&["market"])?;
+        let proxy = FaultProxy::start(&server.endpoint);
+        let sandbox = Sandbox::new();
+        sandbox.write("upload.csv", SAMPLE);
+        let rig = Self {
+            server,
+            proxy,
+            sandbox,
+        };
+        let out = rig
+            .direct()
+            .args(["upload", "upload.csv", URI])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        Some(rig)
+    }
+
+    fn base(&self, endpoint: &str) -> Command {
+        let mut command = self.sandbox.command();
+        command
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_ACCESS_KEY_ID", "AKIATESTKEY0000")
+            .env("AWS_SECRET_ACCESS_KEY", "testsecret")
+            .env("NASDAQ_RETRY_MAX_RETRIES", "3")
+            .env("NASDAQ_RETRY_BACKOFF_MS", "10")
+            .env("NASDAQ_TIMEOUT_SECS", "3");
+        command
+    }
+
+    /// The command talking to the server directly.
+    fn direct(&self) -> Command {
+        self.base(&self.server.endpoint)
+    }
+
+    /// `fetch URI --json` (plus `extra`) through the proxy.
+    fn fetch(&self, extra: &[&str]) -> Output {
+        self.base(&self.proxy.endpoint)
+            .args(["fetch", URI, "--json"])
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
+    fn cache(&self, what: &str) -> Output {
+        self.base(&self.proxy.endpoint)
+            .args(["cache", what, "--json"])
+            .output()
+            .unwrap()
+    }
+
+    /// The cache holds no entry, and no partial file.
+    fn assert_cache_empty(&self) {
+        let ls: serde_json::Value = serde_json::from_slice(&self.cache("ls").stdout).unwrap();
+        assert_eq!(ls, serde_json::json!([]), "nothing cached");
+        let verify = self.cache("verify");
+        assert!(verify.status.success(), "{}", stdout(&verify));
+        assert_eq!(stdout(&verify).trim(), "[]", "no partial file");
+    }
+}
+
+fn report(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}{}", stdout(out), stderr(out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn sample_sha256() -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(SAMPLE))
+}
+
+#[test]
+fn slow_down_twice_then_success() {
+    let Some(rig) = Rig::new() else { return };
+    rig.proxy.inject(Fault::SlowDown, Some(2));
+    let report = report(&rig.fetch(&[]));
+    assert_eq!(report["rows"], 5220);
+    assert_eq!(report["sha256"], sample_sha256());
+    assert_eq!(
+        rig.proxy.object_gets(),
+        3,
+        "two 503s, then the GET that worked"
+    );
+}
+
+#[test]
+fn slow_down_forever_is_a_clean_error_saying_how_many_retries() {
+    let Some(rig) = Rig::new() else { return };
+    rig.proxy.inject(Fault::SlowDown, None);
+    let out = rig.fetch(&["--no-fallback"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("after 3 retries") && err.contains("SlowDown"),
+        "{err}"
+    );
+    assert_eq!(rig.proxy.object_gets(), 4, "1 try + 3 retries");
+    rig.assert_cache_empty();
+}
+
+#[test]
+fn a_body_cut_once_is_resumed_to_the_right_bytes() {
+    let Some(rig) = Rig::new() else { return };
+    rig.proxy.inject(Fault::CutBody(100_000), Some(1));
+    let report = report(&rig.fetch(&[]));
+    assert_eq!(report["sha256"], sample_sha256());
+    assert_eq!(report["rows"], 5220);
+    assert!(rig.proxy.object_gets() >= 2);
+    let verify = rig.cache("verify");
+    assert!(verify.status.success(), "{}", stdout(&verify));
+}
+
+#[test]
+fn a_body_always_cut_is_a_clean_error_and_caches_nothing() {
+    let Some(rig) = Rig::new() else { return };
+    // Every response, resumes included, stops after 1000 bytes: the
+    // resumes cannot finish a 360 KB object.
+    rig.proxy.inject(Fault::CutBody(1_000), None);
+    let out = rig.fetch(&["--no-fallback"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains(URI), "{err}");
+    assert_eq!(
+        err.trim()
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count(),
+        1,
+        "{err}"
+    );
+    rig.assert_cache_empty();
+}
+
+#[test]
+fn a_stalled_body_times_out() {
+    let Some(rig) = Rig::new() else { return };
+    rig.proxy.inject(Fault::Stall, None);
+    let out = rig
+        .base(&rig.proxy.endpoint)
+        .env("NASDAQ_TIMEOUT_SECS", "1")
+        .env("NASDAQ_RETRY_MAX_RETRIES", "1")
+        .args(["fetch", URI, "--no-fallback"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out).to_lowercase();
+    assert!(
+        err.contains("timed out") || err.contains("timeout"),
+        "{err}"
+    );
+    rig.assert_cache_empty();
+}
+
+#[test]
+fn a_flipped_byte_is_a_checksum_error_and_caches_nothing() {
+    let Some(rig) = Rig::new() else { return };
+    rig.proxy.inject(Fault::FlipByte(5_000), None);
+    let out = rig.fetch(&["--no-fallback"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("checksum mismatch") && err.contains(&sample_sha256()),
+        "{err}"
+    );
+    rig.assert_cache_empty();
+}
+
+#[test]
+fn server_down_falls_back_to_the_local_file_and_says_so() {
+    let Some(rig) = Rig::new() else { return };
+    rig.sandbox.write("NASDAQ.csv", SAMPLE);
+    rig.proxy.go_down();
+    let out = rig.fetch(&[]);
+    let report = report(&out);
+    assert_eq!(report["served_by"], "local fallback");
+    assert!(report["source"].as_str().unwrap().ends_with("/NASDAQ.csv"));
+    assert!(report["source"].as_str().unwrap().starts_with("file://"));
+    let failure = &report["fallbacks"][0];
+    assert_eq!(failure["role"], "primary");
+    assert_eq!(failure["uri"], URI);
+    assert!(
+        stderr(&out).contains("warning: served by the local fallback"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn server_down_without_fallback_names_the_endpoint() {
+    let Some(rig) = Rig::new() else { return };
+    rig.sandbox.write("NASDAQ.csv", SAMPLE);
+    rig.proxy.go_down();
+    let out = rig.fetch(&["--no-fallback"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let port = rig.proxy.endpoint.rsplit(':').next().unwrap();
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && err.contains(URI),
+        "{err}"
+    );
+}
+
+#[test]
+fn server_down_with_a_cached_copy_serves_it_flagged_stale() {
+    let Some(rig) = Rig::new() else { return };
+    let first = report(&rig.fetch(&[]));
+    assert_eq!(first["cache"], "miss");
+    let again = report(&rig.fetch(&[]));
+    assert_eq!(again["cache"], "revalidated");
+    assert_eq!(
+        rig.proxy.object_gets(),
+        2,
+        "the second read sent If-None-Match and got 304"
+    );
+    rig.proxy.go_down();
+    let out = rig.fetch(&["--no-fallback"]);
+    let stale = report(&out);
+    assert_eq!(stale["stale"], true);
+    assert_eq!(stale["cache"], "stale");
+    assert_eq!(stale["sha256"], sample_sha256());
+    assert!(
+        stderr(&out).contains("warning: STALE: s3://market/NASDAQ.csv could not be fetched"),
+        "{}",
+        stderr(&out)
+    );
+    // --offline needs no server at all.
+    let offline = report(&rig.fetch(&["--offline"]));
+    assert_eq!(offline["cache"], "offline");
+}
+
+#[test]
+fn a_changed_object_is_fetched_anew_not_served_from_cache() {
+    let Some(rig) = Rig::new() else { return };
+    let first = report(&rig.fetch(&[]));
+    let changed: Vec<u8> = SAMPLE.iter().copied().take(SAMPLE.len() / 2).collect();
+    let cut = changed.iter().rposition(|b| *b == b'\n').unwrap() + 1;
+    rig.sandbox.write("upload.csv", &changed[..cut]);
+    let out = rig
+        .direct()
+        .args(["upload", "upload.csv", URI, "--force"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = report(&rig.fetch(&[]));
+    assert_eq!(second["cache"], "miss");
+    assert_ne!(second["sha256"], first["sha256"]);
+    assert!(second["rows"].as_u64().unwrap() < 5220);
+    assert_ne!(second["etag"], first["etag"]);
+}
+
+#[test]
+fn concurrent_processes_share_the_cache_safely() {
+    let Some(rig) = Rig::new() else { return };
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            rig.base(&rig.proxy.endpoint)
+                .args(["fetch", URI, "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let report = report(&out);
+        assert_eq!(report["sha256"], sample_sha256());
+    }
+    let verify = rig.cache("verify");
+    assert!(verify.status.success(), "{}", stdout(&verify));
+    let checks: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
+    assert_eq!(checks.as_array().unwrap().len(), 1, "one entry: {checks}");
+    assert!(checks[0]["problem"].is_null());
+}
