@@ -445,47 +445,23 @@ impl Settings {
         let mut warnings = Vec::new();
         let mut figment = Figment::from(Defaults);
 
-        let config_file = match explicit(
+        let config_file = locate(
+            sources,
             &sources.config_file,
-            sources.env("NASDAQ_CONFIG"),
-            "--config",
-            "NASDAQ_CONFIG",
-        ) {
-            Some((path, set_by)) => {
-                let path = sources.cwd.join(path);
-                if !path.is_file() {
-                    return Err(Error::MissingFile {
-                        path: path.display().to_string(),
-                        set_by,
-                    });
-                }
-                Some(path)
-            }
-            None => Some(sources.cwd.join("nasdaq.toml")).filter(|p| p.is_file()),
-        };
+            ("--config", "NASDAQ_CONFIG"),
+            "nasdaq.toml",
+        )?;
         if let Some(path) = &config_file {
             check_toml(path)?;
             figment = figment.merge(Toml::file_exact(path));
         }
 
-        let env_file = match explicit(
+        let env_file = locate(
+            sources,
             &sources.env_file,
-            sources.env("NASDAQ_ENV_FILE"),
-            "--env-file",
-            "NASDAQ_ENV_FILE",
-        ) {
-            Some((path, set_by)) => {
-                let path = sources.cwd.join(path);
-                if !path.is_file() {
-                    return Err(Error::MissingFile {
-                        path: path.display().to_string(),
-                        set_by,
-                    });
-                }
-                Some(path)
-            }
-            None => Some(sources.cwd.join(".env")).filter(|p| p.is_file()),
-        };
+            ("--env-file", "NASDAQ_ENV_FILE"),
+            ".env",
+        )?;
         if let Some(path) = &env_file {
             let shown = path.display().to_string();
             let vars = read_dotenv(path).map_err(|message| Error::File {
@@ -524,19 +500,33 @@ impl Settings {
     }
 }
 
-/// The explicit path and what set it: a flag first, then the variable.
-fn explicit(
+/// The file a layer reads: the one named by the flag, else by the variable
+/// (either must exist), else `default_name` in the working directory if present.
+fn locate(
+    sources: &ConfigSources,
     flag: &Option<PathBuf>,
-    var: Option<&str>,
-    flag_name: &str,
-    var_name: &str,
-) -> Option<(PathBuf, String)> {
-    match (flag, var) {
+    (flag_name, var_name): (&str, &str),
+    default_name: &str,
+) -> Result<Option<PathBuf>> {
+    let named = match (flag, sources.env(var_name)) {
         (Some(path), _) => Some((path.clone(), format!("flag {flag_name}"))),
         (None, Some(path)) if !path.is_empty() => {
             Some((path.into(), format!("environment {var_name}")))
         }
         _ => None,
+    };
+    match named {
+        Some((path, set_by)) => {
+            let path = sources.cwd.join(path);
+            if !path.is_file() {
+                return Err(Error::MissingFile {
+                    path: path.display().to_string(),
+                    set_by,
+                });
+            }
+            Ok(Some(path))
+        }
+        None => Ok(Some(sources.cwd.join(default_name)).filter(|p| p.is_file())),
     }
 }
 

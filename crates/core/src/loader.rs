@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{ArrayRef, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray, UInt32Array, UInt64Array};
 use arrow::compute::{filter_record_batch, take_record_batch};
+use arrow::datatypes::Date32Type;
 use arrow::datatypes::{DataType, Field, Schema};
 use nasdaq_storage::{GetOptions, MarketSource, ObjectInfo};
 use sha2::{Digest, Sha256};
@@ -14,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::quality::{Origins, Policies, QualityReport, evaluate};
 use crate::reader::{ParseOptions, ReadOptions, read_csv};
 use crate::report::{FileLineage, SourceFailure};
-use crate::table::{FileRows, Table, slices, sort_rows, summarize};
+use crate::table::{FileRows, Summary, Table, format_date, slices, sort_rows, summarize};
 use crate::{Error, LoadReport, Result};
 
 /// What to load.
@@ -258,7 +259,7 @@ impl Loader {
         let names: Vec<String> = lineage.iter().map(|l| l.uri.clone()).collect();
         let policies = request.policies.clone();
         let collect_rejects = request.collect_rejects;
-        let (table, quality, rejects) = tokio::task::spawn_blocking(move || {
+        let (table, summary, quality, rejects) = tokio::task::spawn_blocking(move || {
             check_and_keep(files, &names, &policies, collect_rejects)
         })
         .await
@@ -275,7 +276,6 @@ impl Loader {
                 summary: quality.failure_summary(),
             });
         }
-        let summary = summarize(&table);
         let single = lineage.len() == 1;
         let first = lineage.first().cloned().unwrap_or_default();
         let sha256 = if single {
@@ -348,7 +348,7 @@ fn check_and_keep(
     names: &[String],
     policies: &Policies,
     collect_rejects: bool,
-) -> Result<(Table, QualityReport, Option<RecordBatch>)> {
+) -> Result<(Table, Summary, QualityReport, Option<RecordBatch>)> {
     let sorted = sort_rows(files, names)?;
     let origins = Origins {
         files: names,
@@ -368,7 +368,8 @@ fn check_and_keep(
     } else {
         None
     };
-    let kept = if verdict.report.dropped > 0 {
+    let dropped = verdict.report.dropped > 0;
+    let kept = if dropped {
         filter_record_batch(&sorted.table, &verdict.keep)?
     } else {
         sorted.table
@@ -377,7 +378,20 @@ fn check_and_keep(
         schema: crate::schema::canonical(),
         batches: slices(&kept),
     };
-    Ok((table, verdict.report, rejects))
+    // Sorted by date: the bounds are the ends; the tickers were counted while sorting.
+    let summary = if dropped {
+        summarize(&table)
+    } else {
+        let dates = kept.column(0).as_primitive::<Date32Type>();
+        let bound = |i: usize| (!dates.is_empty()).then(|| format_date(dates.value(i)));
+        Summary {
+            rows: kept.num_rows(),
+            tickers: sorted.tickers,
+            first_date: bound(0),
+            last_date: bound(dates.len().saturating_sub(1)),
+        }
+    };
+    Ok((table, summary, verdict.report, rejects))
 }
 
 /// The rejected rows with `rule`, `file` and `line` columns.
