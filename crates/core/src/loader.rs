@@ -12,7 +12,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use nasdaq_storage::{GetOptions, MarketSource, ObjectInfo};
 use sha2::{Digest, Sha256};
 
-use crate::quality::{Origins, Policies, QualityReport, evaluate};
+use crate::quality::{Origins, Policies, QualityReport, Ranks, evaluate};
 use crate::reader::{ParseOptions, ReadOptions, read_csv};
 use crate::report::{FileLineage, SourceFailure};
 use crate::table::{FileRows, Summary, Table, format_date, slices, sort_rows, summarize};
@@ -349,20 +349,30 @@ fn check_and_keep(
     policies: &Policies,
     collect_rejects: bool,
 ) -> Result<(Table, Summary, QualityReport, Option<RecordBatch>)> {
+    let started = Instant::now();
     let sorted = sort_rows(files, names)?;
-    let origins = Origins {
-        files: names,
-        rows: &sorted.origins,
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "sorted");
+    let ranks = Ranks {
         ranks: &sorted.ranks,
         tickers: sorted.tickers,
     };
     let today = chrono::Utc::now().date_naive();
-    let verdict = evaluate(&sorted.table, &origins, sorted.flags, policies, today);
+    let verdict = evaluate(
+        &sorted.table,
+        &sorted.origins,
+        &ranks,
+        sorted.flags,
+        policies,
+        today,
+    );
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "quality rules checked"
+    );
     let rejects = if collect_rejects {
         Some(rejected_rows(
             &sorted.table,
             &sorted.origins,
-            names,
             &verdict.rejected_by,
         )?)
     } else {
@@ -397,8 +407,7 @@ fn check_and_keep(
 /// The rejected rows with `rule`, `file` and `line` columns.
 fn rejected_rows(
     table: &RecordBatch,
-    origins: &[(u32, u64)],
-    names: &[String],
+    origins: &Origins,
     rejected_by: &[Option<crate::Rule>],
 ) -> Result<RecordBatch> {
     let rows: Vec<u32> = rejected_by
@@ -412,15 +421,8 @@ fn rejected_rows(
         .iter()
         .map(|r| rejected_by[*r as usize].map(|rule| rule.name()))
         .collect();
-    let file: StringArray = rows
-        .iter()
-        .map(|r| {
-            names
-                .get(origins[*r as usize].0 as usize)
-                .map(String::as_str)
-        })
-        .collect();
-    let line = UInt64Array::from_iter_values(rows.iter().map(|r| origins[*r as usize].1));
+    let file: StringArray = rows.iter().map(|r| origins.at(*r as usize).0).collect();
+    let line = UInt64Array::from_iter_values(rows.iter().map(|r| origins.at(*r as usize).1));
     let mut fields: Vec<Field> = taken
         .schema()
         .fields()

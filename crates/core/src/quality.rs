@@ -233,11 +233,26 @@ impl QualityReport {
 const EXAMPLES: usize = 5;
 
 /// Where each row of the sorted table came from.
-pub(crate) struct Origins<'a> {
+pub(crate) struct Origins {
     /// File names, by index.
-    pub(crate) files: &'a [String],
-    /// Per row: (file index, line).
-    pub(crate) rows: &'a [(u32, u64)],
+    pub(crate) files: Vec<String>,
+    /// Per row in file order: (file index, line).
+    pub(crate) rows: Vec<(u32, u64)>,
+    /// The sort: sorted row -> row in file order (`None`: already in order).
+    pub(crate) order: Option<Vec<u32>>,
+}
+
+impl Origins {
+    /// The file and line of a row of the sorted table.
+    pub(crate) fn at(&self, row: usize) -> (Option<&str>, u64) {
+        let original = self.order.as_ref().map_or(row, |o| o[row] as usize);
+        let (file, line) = self.rows.get(original).copied().unwrap_or((0, 0));
+        (self.files.get(file as usize).map(String::as_str), line)
+    }
+}
+
+/// The tickers of the sorted table, by rank.
+pub(crate) struct Ranks<'a> {
     /// Per row: the ticker's rank (its position among the sorted ticker names).
     pub(crate) ranks: &'a [u32],
     /// How many distinct tickers.
@@ -265,7 +280,8 @@ pub(crate) struct Verdict {
 /// `flags` are violations found earlier (duplicates, negative volumes), by row.
 pub(crate) fn evaluate(
     table: &RecordBatch,
-    origins: &Origins<'_>,
+    origins: &Origins,
+    ranks: &Ranks<'_>,
     mut flags: Vec<Flag>,
     policies: &Policies,
     today: NaiveDate,
@@ -310,8 +326,8 @@ pub(crate) fn evaluate(
 
     // Per ticker, in date order (a counting sort on the rank): price jumps
     // and missing sessions.
-    let mut starts = vec![0usize; origins.tickers + 1];
-    for &rank in origins.ranks {
+    let mut starts = vec![0usize; ranks.tickers + 1];
+    for &rank in ranks.ranks {
         starts[rank as usize + 1] += 1;
     }
     for i in 1..starts.len() {
@@ -319,7 +335,7 @@ pub(crate) fn evaluate(
     }
     let mut next = starts.clone();
     let mut grouped = vec![0usize; rows];
-    for (row, &rank) in origins.ranks.iter().enumerate() {
+    for (row, &rank) in ranks.ranks.iter().enumerate() {
         grouped[next[rank as usize]] = row;
         next[rank as usize] += 1;
     }
@@ -410,9 +426,9 @@ pub(crate) fn evaluate(
         };
         outcome.count += 1;
         if outcome.examples.len() < EXAMPLES {
-            let (file, line) = origins.rows.get(flag.row).copied().unwrap_or((0, 0));
+            let (file, line) = origins.at(flag.row);
             outcome.examples.push(Violation {
-                file: origins.files.get(file as usize).cloned(),
+                file: file.map(str::to_owned),
                 line: Some(line),
                 ticker: ticker.value(flag.row).to_owned(),
                 date: format_date(date.value(flag.row)),

@@ -7,7 +7,7 @@ use arrow::compute::{concat, take};
 use arrow::datatypes::{Date32Type, SchemaRef};
 use rayon::prelude::*;
 
-use crate::quality::{Flag, Rule};
+use crate::quality::{Flag, Origins, Rule};
 use crate::{Result, schema};
 
 /// Rows per batch of a sorted table.
@@ -84,8 +84,8 @@ pub(crate) struct FileRows {
 pub(crate) struct Sorted {
     /// The rows.
     pub(crate) table: RecordBatch,
-    /// Per row: (file index, line).
-    pub(crate) origins: Vec<(u32, u64)>,
+    /// Where each row came from.
+    pub(crate) origins: Origins,
     /// Per row: the ticker's rank among the sorted ticker names.
     pub(crate) ranks: Vec<u32>,
     /// Distinct tickers.
@@ -168,7 +168,11 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
         let flags = negative_in.into_iter().map(negative_flag).collect();
         return Ok(Sorted {
             table: RecordBatch::try_new(schema, columns)?,
-            origins: origins_in,
+            origins: Origins {
+                files: names.to_vec(),
+                rows: origins_in,
+                order: None,
+            },
             ranks,
             tickers: distinct,
             flags,
@@ -179,14 +183,14 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
         day.iter().copied().max().unwrap_or(0),
     );
     let order = order_by_date_then_rank(day, &ranks, min_day, max_day);
-    let mut position = vec![0usize; rows];
-    for (new, old) in order.iter().enumerate() {
-        position[*old as usize] = new;
+    let mut flags: Vec<Flag> = Vec::new();
+    if !negative_in.is_empty() {
+        let mut position = vec![0usize; rows];
+        for (new, old) in order.iter().enumerate() {
+            position[*old as usize] = new;
+        }
+        flags.extend(negative_in.into_iter().map(|r| negative_flag(position[r])));
     }
-    let mut flags: Vec<Flag> = negative_in
-        .into_iter()
-        .map(|r| negative_flag(position[r]))
-        .collect();
     for (new, pair) in order.windows(2).enumerate() {
         let (a, b) = (pair[0] as usize, pair[1] as usize);
         if day[a] == day[b] && ranks[a] == ranks[b] {
@@ -204,11 +208,6 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
         .par_iter()
         .map(|column| take(column.as_ref(), &indices, None))
         .collect::<std::result::Result<_, _>>()?;
-    let origins = indices
-        .values()
-        .iter()
-        .map(|i| origins_in[*i as usize])
-        .collect();
     let ranks = indices
         .values()
         .iter()
@@ -216,7 +215,11 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
         .collect();
     Ok(Sorted {
         table: RecordBatch::try_new(schema, sorted)?,
-        origins,
+        origins: Origins {
+            files: names.to_vec(),
+            rows: origins_in,
+            order: Some(indices.values().to_vec()),
+        },
         ranks,
         tickers: distinct,
         flags,
