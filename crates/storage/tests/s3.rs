@@ -33,8 +33,7 @@ async fn source(server: &S3TestServer, bucket: &str, credentials: CredentialInpu
 
 /// Requests the server logged, once the log has settled.
 async fn settled_requests(server: &S3TestServer) -> usize {
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    server.requests().len()
+    tokio::task::block_in_place(|| server.settled_request_count())
 }
 
 #[tokio::test(flavor = "multi_thread")]

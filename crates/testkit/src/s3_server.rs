@@ -165,6 +165,25 @@ impl S3TestServer {
             .unwrap_or_else(|| panic!("no test user {name}"))
     }
 
+    /// The number of logged requests once the log has stopped growing (the
+    /// server writes a line after each response: wait for the last ones).
+    pub fn settled_request_count(&self) -> usize {
+        let mut last = self.requests().len();
+        let mut stable_since = std::time::Instant::now();
+        let started = std::time::Instant::now();
+        while stable_since.elapsed() < Duration::from_millis(400)
+            && started.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = self.requests().len();
+            if now != last {
+                last = now;
+                stable_since = std::time::Instant::now();
+            }
+        }
+        last
+    }
+
     /// The server's request log so far (one line per HTTP request).
     pub fn requests(&self) -> Vec<String> {
         let mut text = String::new();
