@@ -27,6 +27,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
         let options = WriteOptions {
             compression: configured.settings.output.compression,
             metadata: report.metadata(),
+            ..WriteOptions::default()
         };
         let path = output.clone();
         let written = table.clone();

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::datatypes::{Schema, SchemaRef};
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
@@ -33,12 +32,24 @@ pub enum Compression {
 }
 
 /// How `write_table` writes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteOptions {
     /// Parquet compression.
     pub compression: Compression,
     /// File-level key-value metadata (Parquet, Arrow IPC).
     pub metadata: Vec<(String, String)>,
+    /// Rows per Parquet row group.
+    pub row_group_rows: usize,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        Self {
+            compression: Compression::default(),
+            metadata: Vec::new(),
+            row_group_rows: 1024 * 1024,
+        }
+    }
 }
 
 /// The file formats `write_table` speaks.
@@ -110,35 +121,78 @@ pub fn write_table(table: &Table, path: &Path, options: &WriteOptions) -> Result
     Ok(())
 }
 
+/// Writes Parquet, encoding the columns of each row group in parallel (the
+/// plain `ArrowWriter` encodes one column after another).
 fn write_parquet(table: &Table, file: File, options: &WriteOptions) -> Result<(), String> {
+    use parquet::arrow::arrow_writer::{
+        ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves,
+    };
+    use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
+    use parquet::file::writer::SerializedFileWriter;
+    use rayon::prelude::*;
+
     let key_values = options
         .metadata
         .iter()
         .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
         .collect();
-    let properties = WriterProperties::builder()
+    // The metadata goes both into the file's key-value metadata (DuckDB,
+    // polars, parquet-tools) and into the Arrow schema (pyarrow's schema.metadata).
+    let schema = with_metadata(table, &options.metadata);
+    let mut properties = WriterProperties::builder()
         .set_compression(match options.compression {
             Compression::Zstd => ParquetCompression::ZSTD(ZstdLevel::default()),
             Compression::Snappy => ParquetCompression::SNAPPY,
             Compression::None => ParquetCompression::UNCOMPRESSED,
         })
         .set_key_value_metadata(Some(key_values))
-        .set_max_row_group_row_count(Some(1024 * 1024))
+        .set_max_row_group_row_count(Some(options.row_group_rows))
         .build();
-    // The metadata goes both into the file's key-value metadata (DuckDB,
-    // polars, parquet-tools) and into the Arrow schema (pyarrow's schema.metadata).
-    let schema = with_metadata(table, &options.metadata);
-    let mut writer = ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(properties))
+    add_encoded_arrow_schema_to_metadata(&schema, &mut properties);
+    let properties = Arc::new(properties);
+    let parquet_schema = ArrowSchemaConverter::new()
+        .with_coerce_types(properties.coerce_types())
+        .convert(&schema)
         .map_err(|e| e.to_string())?;
-    for batch in &table.batches {
-        let batch = batch
-            .clone()
-            .with_schema(schema.clone())
+    let mut writer = SerializedFileWriter::new(
+        BufWriter::new(file),
+        parquet_schema.root_schema_ptr(),
+        properties,
+    )
+    .map_err(|e| e.to_string())?;
+    let factory = ArrowRowGroupWriterFactory::new(&writer, schema.clone());
+    let all =
+        arrow::compute::concat_batches(&table.schema, &table.batches).map_err(|e| e.to_string())?;
+    let rows = all.num_rows();
+    let per_group = options.row_group_rows.max(1);
+    for (index, start) in (0..rows).step_by(per_group).enumerate() {
+        let group = all.slice(start, per_group.min(rows - start));
+        let writers = factory
+            .create_column_writers(index)
             .map_err(|e| e.to_string())?;
-        writer.write(&batch).map_err(|e| e.to_string())?;
+        let chunks: Vec<ArrowColumnChunk> = writers
+            .into_par_iter()
+            .zip(group.columns().par_iter().zip(schema.fields().par_iter()))
+            .map(|(mut column_writer, (column, field))| {
+                for leaf in compute_leaves(field, column)? {
+                    column_writer.write(&leaf)?;
+                }
+                column_writer.close()
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?;
+        let mut row_group = writer.next_row_group().map_err(|e| e.to_string())?;
+        for chunk in chunks {
+            chunk
+                .append_to_row_group(&mut row_group)
+                .map_err(|e| e.to_string())?;
+        }
+        row_group.close().map_err(|e| e.to_string())?;
     }
-    writer.close().map_err(|e| e.to_string())?;
-    Ok(())
+    writer
+        .into_inner()
+        .and_then(|mut w| w.flush().map_err(Into::into))
+        .map_err(|e| e.to_string())
 }
 
 /// The table's schema carrying `metadata`.

@@ -1,0 +1,79 @@
+//! Written files read back to the same rows: Parquet over several row groups
+//! (columns encoded in parallel), Arrow IPC, CSV; a failed write leaves nothing.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use nasdaq_core::{Compression, LoadRequest, Loader, Table, WriteOptions, write_table};
+use nasdaq_storage::{MarketSource, ObjectStoreSource, PutOptions};
+use nasdaq_testkit::{BarsSpec, generate_csv};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+async fn table() -> Table {
+    let source = Arc::new(ObjectStoreSource::memory());
+    let csv = generate_csv(&BarsSpec::new(5, 1));
+    source
+        .put("bars.csv", csv.into(), PutOptions::default())
+        .await
+        .unwrap();
+    Loader::new(source)
+        .load(&LoadRequest::new("bars.csv"))
+        .await
+        .unwrap()
+        .table
+}
+
+fn concat(table: &Table, batches: &[RecordBatch]) -> RecordBatch {
+    arrow::compute::concat_batches(&table.schema, batches).unwrap()
+}
+
+#[tokio::test]
+async fn parquet_with_many_row_groups_reads_back_identically() {
+    let table = table().await;
+    let dir = tempfile::tempdir().unwrap();
+    for compression in [Compression::Zstd, Compression::Snappy, Compression::None] {
+        let path = dir.path().join(format!("{compression:?}.parquet"));
+        let options = WriteOptions {
+            compression,
+            metadata: vec![("nasdaq.test".into(), "yes".into())],
+            row_group_rows: 400,
+        };
+        write_table(&table, &path, &options).unwrap();
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(
+            builder.metadata().num_row_groups(),
+            (5 * 261usize).div_ceil(400)
+        );
+        let kv = builder
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .unwrap()
+            .clone();
+        assert!(
+            kv.iter()
+                .any(|k| k.key == "nasdaq.test" && k.value.as_deref() == Some("yes"))
+        );
+        let metadata = builder.schema().metadata().clone();
+        assert_eq!(metadata.get("nasdaq.test").map(String::as_str), Some("yes"));
+        let read: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
+        let read = concat(&table, &read);
+        let read = read.with_schema(table.schema.clone()).unwrap();
+        assert_eq!(read, concat(&table, &table.batches), "{compression:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_write_leaves_no_file() {
+    let table = table().await;
+    let dir = tempfile::tempdir().unwrap();
+    let err = write_table(
+        &table,
+        &dir.path().join("missing/x.parquet"),
+        &WriteOptions::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("missing"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
