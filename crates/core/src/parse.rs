@@ -107,9 +107,10 @@ fn parse_price(field: &[u8]) -> Result<Option<f64>, String> {
     if is_null(field) {
         return Ok(None);
     }
-    let value = std::str::from_utf8(field)
+    // fast-float2 parses the bytes directly, correctly rounded, at several
+    // times the speed of str::parse; `$1,234` and friends take the slow path.
+    let value = fast_float2::parse::<f64, _>(field)
         .ok()
-        .and_then(|text| text.parse::<f64>().ok())
         .or_else(|| clean_number(field))
         .filter(|v| v.is_finite());
     match value {
