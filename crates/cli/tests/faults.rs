@@ -295,3 +295,60 @@ fn concurrent_processes_share_the_cache_safely() {
     assert_eq!(checks.as_array().unwrap().len(), 1, "one entry: {checks}");
     assert!(checks[0]["problem"].is_null());
 }
+
+#[test]
+fn a_secondary_bucket_serves_when_the_primary_fails() {
+    let Some(server) = S3TestServer::start(&["primary", "replica"]) else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    sandbox.write("upload.csv", SAMPLE);
+    let command = || {
+        let mut command = sandbox.command();
+        command
+            .env("AWS_ENDPOINT_URL", &server.endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_ACCESS_KEY_ID", "AKIATESTKEY0000")
+            .env("AWS_SECRET_ACCESS_KEY", "testsecret")
+            .env("NASDAQ_SECONDARY_BUCKET", "replica");
+        command
+    };
+    let up = command()
+        .args(["upload", "upload.csv", "s3://replica/NASDAQ.csv"])
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{}", stderr(&up));
+    let out = command()
+        .args(["fetch", "s3://primary/NASDAQ.csv", "--json"])
+        .output()
+        .unwrap();
+    let report = report(&out);
+    assert_eq!(report["served_by"], "secondary");
+    assert_eq!(report["source"], "s3://replica/NASDAQ.csv");
+    assert_eq!(report["fallbacks"][0]["uri"], "s3://primary/NASDAQ.csv");
+    assert!(
+        report["fallbacks"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not found"),
+        "{report}"
+    );
+
+    // The cache directory is private, and `cache clear` empties it.
+    let dir = sandbox.path(".cache/nasdaq-data");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&dir).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700);
+    let ls = command().args(["cache", "ls", "--json"]).output().unwrap();
+    let entries: serde_json::Value = serde_json::from_slice(&ls.stdout).unwrap();
+    assert_eq!(entries[0]["uri"], "s3://replica/NASDAQ.csv");
+    assert_eq!(entries[0]["sha256"], sample_sha256());
+    let clear = command().args(["cache", "clear"]).output().unwrap();
+    assert!(
+        stdout(&clear).contains("Removed 1 entries"),
+        "{}",
+        stdout(&clear)
+    );
+    let ls = command().args(["cache", "ls", "--json"]).output().unwrap();
+    assert_eq!(stdout(&ls).trim(), "[]");
+}

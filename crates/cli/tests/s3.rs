@@ -116,6 +116,56 @@ fn upload_ls_check_fetch_end_to_end() {
 }
 
 #[test]
+fn a_prefix_loads_every_matching_object_each_in_its_dialect() {
+    let Some(server) = S3TestServer::start(&["raw"]) else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let fixtures = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../core/tests/fixtures/dialects"
+    );
+    std::fs::copy(
+        format!("{fixtures}/yahoo/AAPL.csv"),
+        sandbox.path("AAPL.csv"),
+    )
+    .unwrap();
+    let msft = std::fs::read_to_string(format!("{fixtures}/stooq-bulk/aapl.us.txt"))
+        .unwrap()
+        .replace("AAPL.US", "MSFT.US");
+    sandbox.write("msft.us.txt", msft);
+    sandbox.write("notes.md", "not data");
+    let run = |args: &[&str]| {
+        s3_command(&sandbox, &server, "AKIATESTKEY0000", "testsecret")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for (file, key) in [
+        ("AAPL.csv", "daily/AAPL.csv"),
+        ("msft.us.txt", "daily/msft.us.txt"),
+        ("notes.md", "daily/notes.md"),
+    ] {
+        let out = run(&["upload", file, &format!("s3://raw/{key}")]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = run(&[
+        "fetch",
+        "s3://raw/daily/",
+        "--glob",
+        "*.[ct][sx][vt]",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["rows"], 6);
+    assert_eq!(report["tickers"], 2);
+    assert_eq!(report["dialect"], "stooq-bulk, yahoo");
+    assert_eq!(report["files"].as_array().unwrap().len(), 2);
+    assert_eq!(report["source"], "s3://raw/daily/");
+}
+
+#[test]
 fn the_python_loaders_env_fetches_from_s3() {
     let Some(server) = S3TestServer::start(&["trading"]) else {
         return;
