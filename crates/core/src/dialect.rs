@@ -300,6 +300,7 @@ impl Dialect for StooqBulk {
     fn layout(&self, p: &Preview<'_>) -> Result<Layout> {
         if let Some(period) = p.records.get(1).and_then(|r| r.get(1))
             && period != "D"
+            && period != "<PER>"
         {
             return Err(Error::Unsupported {
                 file: p.file.to_owned(),

@@ -138,6 +138,15 @@ fn parse_volume(field: &[u8]) -> Result<Option<i64>, String> {
     }
 }
 
+/// Whether a record repeats the header.
+fn is_header(record: &csv::ByteRecord, headers: &[String]) -> bool {
+    record.len() == headers.len()
+        && record
+            .iter()
+            .zip(headers)
+            .all(|(field, header)| trim(field).eq_ignore_ascii_case(header.as_bytes()))
+}
+
 fn trim(field: &[u8]) -> &[u8] {
     field.trim_ascii()
 }
@@ -238,7 +247,12 @@ pub(crate) fn parse_chunk(
 
         let raw_date = trim(&record[date_index]);
         if raw_date != last_date.0.as_slice() {
-            let days = parse_date(raw_date, layout.date_format).map_err(value_error(date_index))?;
+            let days = match parse_date(raw_date, layout.date_format) {
+                Ok(days) => days,
+                // The header again, as `cat a.csv b.csv` leaves it: skip the line.
+                Err(_) if is_header(&record, &layout.headers) => continue,
+                Err(message) => return Err(value_error(date_index)(message)),
+            };
             last_date = (raw_date.to_vec(), days);
         }
         let day = last_date.1;

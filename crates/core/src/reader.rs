@@ -276,10 +276,16 @@ fn take_header(
         .has_headers(false)
         .flexible(true)
         .from_reader(&buffer[..preview_end]);
+    // Byte records: a stray non-UTF-8 byte is reported where it stands, by
+    // the parser, instead of hiding the header.
     let records: Vec<Vec<String>> = reader
-        .records()
+        .byte_records()
         .map_while(std::result::Result::ok)
-        .map(|r| r.iter().map(|f| f.trim().to_owned()).collect())
+        .map(|r| {
+            r.iter()
+                .map(|f| String::from_utf8_lossy(f).trim().to_owned())
+                .collect()
+        })
         .collect();
     let hint = parse
         .ticker

@@ -157,7 +157,18 @@ impl Error {
         // Listing errors arrive as Generic; the status in the text tells them apart.
         let denied = matches!(err, E::PermissionDenied { .. } | E::Unauthenticated { .. })
             || text.contains("status code: 403")
-            || text.contains("status code: 401");
+            || text.contains("status code: 401")
+            || detail.as_ref().is_some_and(|d| {
+                matches!(
+                    d.code.as_str(),
+                    "InvalidAccessKeyId"
+                        | "SignatureDoesNotMatch"
+                        | "RequestTimeTooSkewed"
+                        | "ExpiredToken"
+                        | "TokenRefreshRequired"
+                        | "AccessDenied"
+                )
+            });
         match err {
             E::NotFound { .. } => Self::NotFound { uri },
             E::NotModified { .. } => Self::NotModified { uri },
@@ -272,4 +283,106 @@ pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An object_store error as S3 reports it: the status and the XML body in the text.
+    fn s3_error(status: &str, body: &str) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "S3",
+            source: format!(
+                "Error performing GET http://127.0.0.1:9/b/k - Server returned non-2xx status code: {status}: {body}"
+            )
+            .into(),
+        }
+    }
+
+    fn mapped(status: &str, code: &str, extra: &str) -> Error {
+        let body = format!("<Error><Code>{code}</Code><Message>m</Message>{extra}</Error>");
+        Error::from_object_store(s3_error(status, &body), "s3://b/k".to_owned())
+    }
+
+    #[test]
+    fn each_s3_code_says_what_to_do() {
+        let cases = [
+            (
+                "403 Forbidden",
+                "InvalidAccessKeyId",
+                "",
+                "check AWS_ACCESS_KEY_ID",
+            ),
+            (
+                "403 Forbidden",
+                "SignatureDoesNotMatch",
+                "",
+                "check AWS_SECRET_ACCESS_KEY",
+            ),
+            (
+                "403 Forbidden",
+                "RequestTimeTooSkewed",
+                "",
+                "synchronise the clock",
+            ),
+            (
+                "400 Bad Request",
+                "ExpiredToken",
+                "",
+                "session token has expired",
+            ),
+            (
+                "403 Forbidden",
+                "AccessDenied",
+                "",
+                "\"Action\": \"s3:GetObject\", \"Resource\": \"arn:aws:s3:::b/k\"",
+            ),
+        ];
+        for (status, code, extra, advice) in cases {
+            let err = mapped(status, code, extra);
+            let text = err.to_string();
+            assert!(text.contains(advice), "{code}: {text}");
+            assert!(
+                text.starts_with("access to s3://b/k denied"),
+                "{code}: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_region_and_missing_bucket_are_named() {
+        let err = mapped(
+            "400 Bad Request",
+            "AuthorizationHeaderMalformed",
+            "<Region>eu-west-1</Region>",
+        );
+        let text = err.to_string();
+        assert!(matches!(err, Error::WrongRegion { .. }), "{text}");
+        assert!(
+            text.contains("another region (eu-west-1)") && text.contains("AWS_REGION"),
+            "{text}"
+        );
+        let err = mapped("301 Moved Permanently", "PermanentRedirect", "");
+        assert!(matches!(err, Error::WrongRegion { .. }), "{err}");
+        let err = mapped("404 Not Found", "NoSuchBucket", "");
+        assert_eq!(
+            err.to_string(),
+            "bucket b does not exist (NoSuchBucket): check AWS_S3_BUCKET_NAME, the region and the endpoint"
+        );
+    }
+
+    #[test]
+    fn a_listing_denial_asks_for_list_bucket_on_the_bucket() {
+        let source = "Error performing GET http://127.0.0.1:9/b?list-type=2&prefix=k - Server returned non-2xx status code: 403 Forbidden: <Error><Code>AccessDenied</Code></Error>";
+        let err = object_store::Error::Generic {
+            store: "S3",
+            source: source.into(),
+        };
+        let text = Error::from_object_store(err, "s3://b/k".to_owned()).to_string();
+        assert!(
+            text.contains("s3:ListBucket") && text.contains("arn:aws:s3:::b\""),
+            "{text}"
+        );
+    }
 }
