@@ -31,7 +31,9 @@ pub(crate) async fn run(
         },
         None => configured.settings.data_source()?,
     };
+    let bar = progress::bar(global.quiet);
     let options = ChainOptions {
+        progress: bar.clone(),
         no_fallback: args.no_fallback,
         cache_mode: match (args.offline, args.refresh) {
             (true, _) => CacheMode::Offline,
@@ -39,7 +41,7 @@ pub(crate) async fn run(
             _ => CacheMode::Normal,
         },
     };
-    let (chain, key, credentials) = configured.chain(&wanted, options).await?;
+    let (chain, key, credentials) = configured.chain(&wanted, &options).await?;
     let (chain, key, label) = if chain.is_empty() {
         let candidate = Candidate {
             source: sample::source().await?,
@@ -79,7 +81,7 @@ pub(crate) async fn run(
     };
     let read_options = ReadOptions {
         max_decompressed: configured.settings.max_decompressed_bytes,
-        progress: progress::bar(global.quiet),
+        progress: bar,
         ..ReadOptions::default()
     };
     let mut loaded = Loader::chain(chain)

@@ -12,9 +12,14 @@ struct Bar(ProgressBar);
 
 impl Progress for Bar {
     fn start(&self, what: &str, total: Option<u64>) {
+        self.0.set_draw_target(ProgressDrawTarget::stderr());
         self.0.reset();
         self.0.set_length(total.unwrap_or(0));
         self.0.set_message(what.to_owned());
+        // Drawn now and then every 100 ms, however the bytes arrive.
+        self.0
+            .enable_steady_tick(std::time::Duration::from_millis(100));
+        self.0.tick();
     }
 
     fn advance(&self, bytes: u64) {

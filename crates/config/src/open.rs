@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use nasdaq_core::Candidate;
 use nasdaq_storage::{
-    CacheMode, CachedSource, CredentialInputs, CredentialReport, DiskCache, MarketSource,
+    CacheMode, CachedSource, CredentialInputs, CredentialReport, DiskCache, MarketSource, Progress,
     S3SourceBuilder, UnavailableSource,
 };
 
@@ -90,12 +90,24 @@ impl Configured {
 }
 
 /// How a chain of sources is built.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct ChainOptions {
     /// Only the primary source: no secondary, no local fallback.
     pub no_fallback: bool,
     /// How the disk cache is used.
     pub cache_mode: CacheMode,
+    /// Told of downloads into the cache as they arrive.
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+impl std::fmt::Debug for ChainOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainOptions")
+            .field("no_fallback", &self.no_fallback)
+            .field("cache_mode", &self.cache_mode)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 /// The default cache directory: the user cache directory's `nasdaq-data`.
@@ -123,7 +135,7 @@ impl Configured {
         bucket: &str,
         key: &str,
         role: &str,
-        options: ChainOptions,
+        options: &ChainOptions,
     ) -> Result<(Candidate, Option<CredentialReport>)> {
         let endpoint = builder.endpoint();
         let root = format!("s3://{bucket}");
@@ -148,7 +160,8 @@ impl Configured {
             Arc::new(
                 CachedSource::new(inner, cache, endpoint)
                     .with_mode(options.cache_mode)
-                    .with_resumes(self.settings.retry.max_retries as usize),
+                    .with_resumes(self.settings.retry.max_retries as usize)
+                    .with_progress(options.progress.clone()),
             )
         } else {
             inner
@@ -169,7 +182,7 @@ impl Configured {
     pub async fn chain(
         &self,
         source: &DataSource,
-        options: ChainOptions,
+        options: &ChainOptions,
     ) -> Result<(Vec<Candidate>, String, Option<CredentialReport>)> {
         match source {
             DataSource::Sample => Ok((Vec::new(), String::new(), None)),

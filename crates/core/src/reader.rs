@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use std::sync::{Arc, Mutex};
 
 use futures::{StreamExt, TryStreamExt};
-use nasdaq_storage::ByteStream;
+use nasdaq_storage::{ByteStream, Progress};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
@@ -21,16 +21,6 @@ use crate::compression::{Codec, decode};
 use crate::dialect::{Layout, Preview, detect};
 use crate::parse::{ParsedChunk, RowError, RowFilter, parse_chunk};
 use crate::{Error, Result};
-
-/// Told how a read advances, e.g. to draw a progress bar.
-pub trait Progress: Send + Sync {
-    /// A read of `what` starts; `total` bytes when known.
-    fn start(&self, what: &str, total: Option<u64>);
-    /// `bytes` more bytes arrived.
-    fn advance(&self, bytes: u64);
-    /// The read is over.
-    fn finish(&self);
-}
 
 /// How the reader cuts and schedules its work.
 #[derive(Clone)]

@@ -240,5 +240,8 @@ async fn a_repeated_header_line_is_skipped_and_a_bad_byte_is_named() {
     let mut bytes = format!("{HEADER}2024-01-02,AAPL,1,2,0.5,1.5,1.4,10\n").into_bytes();
     bytes.extend_from_slice(b"2024-01-03,AA\xffPL,1,2,0.5,1.5,1.4,10\n");
     let err = load(bytes).await.unwrap_err().to_string();
-    assert!(err.contains("line 3, column 2 (Ticker)") && err.contains("not UTF-8"), "{err}");
+    assert!(
+        err.contains("line 3, column 2 (Ticker)") && err.contains("not UTF-8"),
+        "{err}"
+    );
 }

@@ -26,7 +26,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::object::file_stream;
-use crate::source::{CacheOutcome, Fetched, GetOptions, ObjectInfo, PutOptions, PutReceipt};
+use crate::source::{
+    CacheOutcome, Fetched, GetOptions, ObjectInfo, Progress, PutOptions, PutReceipt,
+};
 use crate::{Error, MarketSource, Result};
 
 /// The metadata key holding an object's SHA-256 (written by `nasdaq-cli upload`).
@@ -256,7 +258,7 @@ impl Drop for EntryLock {
 }
 
 /// A remote source read through a [`DiskCache`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CachedSource {
     inner: Arc<dyn MarketSource>,
     cache: DiskCache,
@@ -264,6 +266,17 @@ pub struct CachedSource {
     scope: String,
     mode: CacheMode,
     resumes: usize,
+    progress: Option<Arc<dyn Progress>>,
+}
+
+impl std::fmt::Debug for CachedSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedSource")
+            .field("inner", &self.inner)
+            .field("cache", &self.cache)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CachedSource {
@@ -275,7 +288,14 @@ impl CachedSource {
             scope: scope.into(),
             mode: CacheMode::Normal,
             resumes: 3,
+            progress: None,
         }
+    }
+
+    /// Told of the bytes as a download arrives.
+    pub fn with_progress(mut self, progress: Option<Arc<dyn Progress>>) -> Self {
+        self.progress = progress;
+        self
     }
 
     /// How reads use the cache.
@@ -327,9 +347,16 @@ impl CachedSource {
         let mut written = 0u64;
         let mut stream = fetched.stream;
         let mut resumes = 0;
+        if let Some(progress) = &self.progress {
+            progress.start(&format!("downloading {}", info.uri), Some(info.size));
+        }
+        let finished = Finish(self.progress.clone());
         loop {
             match stream.next().await {
                 Some(Ok(chunk)) => {
+                    if let Some(progress) = &self.progress {
+                        progress.advance(chunk.len() as u64);
+                    }
                     hasher.update(&chunk);
                     written += chunk.len() as u64;
                     file.write_all(&chunk).map_err(DiskCache::io(temp.path()))?;
@@ -358,6 +385,7 @@ impl CachedSource {
                 None => break,
             }
         }
+        drop(finished);
         if written != info.size {
             return Err(Error::Backend {
                 uri: info.uri.clone(),
@@ -419,6 +447,17 @@ impl CachedSource {
 impl std::fmt::Display for CachedSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Display::fmt(&self.inner, f)
+    }
+}
+
+/// Ends a progress display however the download ends.
+struct Finish(Option<Arc<dyn Progress>>);
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        if let Some(progress) = &self.0 {
+            progress.finish();
+        }
     }
 }
 

@@ -39,6 +39,6 @@ pub use object::ObjectStoreSource;
 pub use s3::{S3Source, S3SourceBuilder};
 pub use source::{
     ByteStream, CacheOutcome, Fetched, GetOptions, MarketSource, MarketSourceExt, ObjectInfo,
-    PutOptions, PutReceipt,
+    Progress, PutOptions, PutReceipt,
 };
 pub use unavailable::UnavailableSource;

@@ -35,6 +35,16 @@ pub struct ObjectInfo {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// Told how a read advances, e.g. to draw a progress bar.
+pub trait Progress: Send + Sync {
+    /// A read of `what` starts; `total` bytes when known.
+    fn start(&self, what: &str, total: Option<u64>);
+    /// `bytes` more bytes arrived.
+    fn advance(&self, bytes: u64);
+    /// The read is over.
+    fn finish(&self);
+}
+
 /// Options of a [`MarketSource::get`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GetOptions {

@@ -34,7 +34,12 @@ impl Sandbox {
 
     /// The command, with nothing of the caller's environment but PATH.
     pub fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_nasdaq-cli"));
+        self.command_for(env!("CARGO_BIN_EXE_nasdaq-cli"))
+    }
+
+    /// Another program, in the same scrubbed environment.
+    pub fn command_for(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
         command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
