@@ -62,6 +62,37 @@ pub struct CredentialInputs {
     pub anonymous: bool,
 }
 
+impl CredentialInputs {
+    /// The chain's inputs from the process environment: `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_PROFILE`,
+    /// `AWS_SHARED_CREDENTIALS_FILE`, `AWS_CONFIG_FILE`, `HOME`, the web
+    /// identity, container and instance-metadata variables.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Self {
+            access_key_id: var("AWS_ACCESS_KEY_ID"),
+            secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
+            session_token: var("AWS_SESSION_TOKEN"),
+            keys_origin: "the environment".to_owned(),
+            profile: var("AWS_PROFILE"),
+            shared_credentials_file: var("AWS_SHARED_CREDENTIALS_FILE").map(PathBuf::from),
+            config_file: var("AWS_CONFIG_FILE").map(PathBuf::from),
+            home: var("HOME").map(PathBuf::from),
+            web_identity_token_file: var("AWS_WEB_IDENTITY_TOKEN_FILE"),
+            role_arn: var("AWS_ROLE_ARN"),
+            role_session_name: var("AWS_ROLE_SESSION_NAME"),
+            container_relative_uri: var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+            container_full_uri: var("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+            container_token_file: var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+            metadata_endpoint: var("AWS_EC2_METADATA_SERVICE_ENDPOINT"),
+            metadata_disabled: var("AWS_EC2_METADATA_DISABLED")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            metadata_probe_timeout: None,
+            anonymous: false,
+        }
+    }
+}
+
 impl fmt::Debug for CredentialInputs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CredentialInputs")

@@ -62,6 +62,32 @@ impl S3SourceBuilder {
         }
     }
 
+    /// A builder from the process environment, as AWS tools read it: the
+    /// bucket from `AWS_S3_BUCKET_NAME` (or `AWS_BUCKET`), `AWS_REGION` (or
+    /// `AWS_DEFAULT_REGION`), `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, and the
+    /// credential chain's variables (see [`CredentialInputs::from_env`]).
+    ///
+    /// ```
+    /// // SAFETY (test only): no other thread reads the environment here.
+    /// unsafe { std::env::set_var("AWS_S3_BUCKET_NAME", "prices") };
+    /// let builder = nasdaq_storage::S3SourceBuilder::from_env();
+    /// assert!(format!("{builder:?}").contains("prices"));
+    /// ```
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let bucket = var("AWS_S3_BUCKET_NAME")
+            .or_else(|| var("AWS_BUCKET"))
+            .unwrap_or_default();
+        let mut builder = Self::new(bucket)
+            .with_endpoint(var("AWS_ENDPOINT_URL"))
+            .with_allow_http(var("AWS_ALLOW_HTTP").is_some_and(|v| v.eq_ignore_ascii_case("true")))
+            .with_credentials(CredentialInputs::from_env());
+        if let Some(region) = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")) {
+            builder = builder.with_region(region);
+        }
+        builder
+    }
+
     /// The bucket's region.
     pub fn with_region(mut self, region: impl Into<String>) -> Self {
         self.region = region.into();
