@@ -186,6 +186,20 @@ fn a_flipped_byte_is_a_checksum_error_and_caches_nothing() {
         "{err}"
     );
     rig.assert_cache_empty();
+
+    // Without the cache the bytes stream straight into the parser: checked all the same.
+    let out = rig
+        .base(&rig.proxy.endpoint)
+        .env("NASDAQ_CACHE_ENABLED", "false")
+        .args(["fetch", URI, "--no-fallback"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("checksum mismatch"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
