@@ -134,7 +134,7 @@ impl Loader {
                     return Ok(loaded);
                 }
                 Err(Error::Storage(err)) if index + 1 < self.chain.len() => {
-                    tracing::warn!(role = %candidate.role, error = %err, "source failed; trying the next");
+                    tracing::info!(role = %candidate.role, error = %err, "source failed; trying the next");
                     failures.push(SourceFailure {
                         role: candidate.role.clone(),
                         uri: candidate.source.uri(&attempt.key),
@@ -151,7 +151,7 @@ impl Loader {
                     return Err(Error::AllSourcesFailed {
                         failures: failures
                             .iter()
-                            .map(|f| format!("{} {}: {}", f.role, f.uri, f.error))
+                            .map(|f| format!("{}: {}", f.role, f.error))
                             .collect::<Vec<_>>()
                             .join("; "),
                     });

@@ -108,11 +108,11 @@ pub enum Error {
         dir: String,
     },
     /// A source that could not even be set up (its error is kept for the report).
-    #[error("{uri}: {message}")]
+    #[error("{message}")]
     Unavailable {
         /// The source's address.
         uri: String,
-        /// Why it could not be set up.
+        /// Why it could not be set up, naming the source.
         message: String,
     },
     /// Any other failure of the backend (network, server error after retries, ...).

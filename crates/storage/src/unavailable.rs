@@ -17,10 +17,12 @@ pub struct UnavailableSource {
 impl UnavailableSource {
     /// A stand-in for the source at `root` that failed with `error`.
     pub fn new(root: impl Into<String>, error: &dyn std::error::Error) -> Self {
-        Self {
-            root: root.into(),
-            message: crate::error::error_chain(error),
+        let root = root.into();
+        let mut message = crate::error::error_chain(error);
+        if !message.contains(&root) {
+            message = format!("{root}: {message}");
         }
+        Self { root, message }
     }
 
     fn fail(&self, key: &str) -> Error {
