@@ -253,7 +253,10 @@ pub(crate) fn parse_chunk(
                 Err(_) if is_header(&record, &layout.headers) => continue,
                 Err(message) => return Err(value_error(date_index)(message)),
             };
-            last_date = (raw_date.to_vec(), days);
+            // Reuse the buffer: in ticker-major files the date changes every row.
+            last_date.0.clear();
+            last_date.0.extend_from_slice(raw_date);
+            last_date.1 = days;
         }
         let day = last_date.1;
         if from.is_some_and(|f| day < f) || to.is_some_and(|t| day > t) {
