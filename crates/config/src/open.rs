@@ -27,20 +27,16 @@ pub(crate) const CHAIN_VARIABLES: &[&str] = &[
 ];
 
 impl Configured {
-    fn aws_var(&self, name: &str) -> Option<String> {
-        self.aws_environment
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    }
-
-    /// What the AWS credential chain may draw on, from the settings and the environment.
+    /// What the AWS credential chain may draw on: the settings for the keys,
+    /// profile and files (wherever they were set), the environment for the rest.
     pub fn credential_inputs(&self) -> CredentialInputs {
         let s = &self.settings;
-        let keys_origin = by_env("AWS_ACCESS_KEY_ID")
-            .map(|spec| self.origin(spec))
-            .unwrap_or_default();
+        let environment = CredentialInputs::from_vars(|name| {
+            self.aws_environment
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        });
         CredentialInputs {
             access_key_id: s.aws_access_key_id.clone(),
             secret_access_key: s
@@ -48,23 +44,14 @@ impl Configured {
                 .as_ref()
                 .map(|x| x.expose().to_owned()),
             session_token: s.aws_session_token.as_ref().map(|x| x.expose().to_owned()),
-            keys_origin,
+            keys_origin: by_env("AWS_ACCESS_KEY_ID")
+                .map(|spec| self.origin(spec))
+                .unwrap_or_default(),
             profile: s.aws_profile.clone(),
             shared_credentials_file: s.aws_shared_credentials_file.clone(),
             config_file: s.aws_config_file.clone(),
-            home: self.aws_var("HOME").map(PathBuf::from),
-            web_identity_token_file: self.aws_var("AWS_WEB_IDENTITY_TOKEN_FILE"),
-            role_arn: self.aws_var("AWS_ROLE_ARN"),
-            role_session_name: self.aws_var("AWS_ROLE_SESSION_NAME"),
-            container_relative_uri: self.aws_var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
-            container_full_uri: self.aws_var("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
-            container_token_file: self.aws_var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
-            metadata_endpoint: self.aws_var("AWS_EC2_METADATA_SERVICE_ENDPOINT"),
-            metadata_disabled: self
-                .aws_var("AWS_EC2_METADATA_DISABLED")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
-            metadata_probe_timeout: None,
             anonymous: s.no_sign_request,
+            ..environment
         }
     }
 
