@@ -10,6 +10,8 @@ use nasdaq_testkit::{Fault, FaultProxy, S3TestServer};
 
 const SAMPLE: &[u8] = include_bytes!("../../../data/sample/NASDAQ.csv");
 const URI: &str = "s3://market/NASDAQ.csv";
+const KEY_ID: &str = "AKIATESTKEY0000";
+const SECRET: &str = "testsecret";
 
 struct Rig {
     server: S3TestServer,
@@ -39,12 +41,8 @@ impl Rig {
     }
 
     fn base(&self, endpoint: &str) -> Command {
-        let mut command = self.sandbox.command();
+        let mut command = self.sandbox.s3_command(endpoint, KEY_ID, SECRET);
         command
-            .env("AWS_ENDPOINT_URL", endpoint)
-            .env("AWS_ALLOW_HTTP", "true")
-            .env("AWS_ACCESS_KEY_ID", "AKIATESTKEY0000")
-            .env("AWS_SECRET_ACCESS_KEY", "testsecret")
             .env("NASDAQ_RETRY_MAX_RETRIES", "3")
             .env("NASDAQ_RETRY_BACKOFF_MS", "10")
             .env("NASDAQ_TIMEOUT_SECS", "3");
@@ -318,13 +316,8 @@ fn a_secondary_bucket_serves_when_the_primary_fails() {
     let sandbox = Sandbox::new();
     sandbox.write("upload.csv", SAMPLE);
     let command = || {
-        let mut command = sandbox.command();
-        command
-            .env("AWS_ENDPOINT_URL", &server.endpoint)
-            .env("AWS_ALLOW_HTTP", "true")
-            .env("AWS_ACCESS_KEY_ID", "AKIATESTKEY0000")
-            .env("AWS_SECRET_ACCESS_KEY", "testsecret")
-            .env("NASDAQ_SECONDARY_BUCKET", "replica");
+        let mut command = sandbox.s3_command(&server.endpoint, KEY_ID, SECRET);
+        command.env("NASDAQ_SECONDARY_BUCKET", "replica");
         command
     };
     let up = command()

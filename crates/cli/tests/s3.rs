@@ -15,13 +15,7 @@ const SAMPLE: &[u8] = include_bytes!("../../../data/sample/NASDAQ.csv");
 
 /// The command, pointed at the test server with the given keys.
 fn s3_command(sandbox: &Sandbox, server: &S3TestServer, key_id: &str, secret: &str) -> Command {
-    let mut command = sandbox.command();
-    command
-        .env("AWS_ENDPOINT_URL", &server.endpoint)
-        .env("AWS_ALLOW_HTTP", "true")
-        .env("AWS_ACCESS_KEY_ID", key_id)
-        .env("AWS_SECRET_ACCESS_KEY", secret);
-    command
+    sandbox.s3_command(&server.endpoint, key_id, secret)
 }
 
 fn read_parquet(path: &std::path::Path) -> Vec<RecordBatch> {

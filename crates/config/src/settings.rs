@@ -360,7 +360,7 @@ impl Provider for Defaults {
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        Serialized::defaults(Settings::default()).data()
+        Settings::default().data()
     }
 }
 

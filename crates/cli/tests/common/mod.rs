@@ -51,6 +51,17 @@ impl Sandbox {
         command
     }
 
+    /// The command pointed at an S3 endpoint (plain http allowed) with these keys.
+    pub fn s3_command(&self, endpoint: &str, key_id: &str, secret: &str) -> Command {
+        let mut command = self.command();
+        command
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_ACCESS_KEY_ID", key_id)
+            .env("AWS_SECRET_ACCESS_KEY", secret);
+        command
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.command().args(args).output().expect("nasdaq-cli runs")
     }
