@@ -18,8 +18,9 @@ use clap::Parser;
 
 use crate::args::{Cli, Command};
 
-/// mimalloc: loads allocate and free hundreds of MB in large blocks; it
-/// returns them with far fewer page faults than the system allocator.
+/// mimalloc: loads allocate and free hundreds of MB in large blocks. On the
+/// benchmark file, system time per load went from 1.28 s (one run, system
+/// allocator) to 0.46-1.10 s (five runs); wall time differences stayed within noise.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
