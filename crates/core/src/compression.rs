@@ -9,6 +9,8 @@ use async_compression::tokio::bufread::{GzipDecoder, ZstdDecoder};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use nasdaq_storage::ByteStream;
+
+use crate::{Error, Result};
 use tokio_util::io::{ReaderStream, StreamReader};
 
 /// A compression format.
@@ -42,6 +44,10 @@ impl Codec {
     }
 }
 
+/// A stream of decoded bytes; its errors are the engine's, so that a
+/// corrupt stream is told apart from a failing source.
+pub(crate) type DecodedStream = futures::stream::BoxStream<'static, Result<Bytes>>;
+
 /// Decodes `stream` (whose first chunk was `first`) with `codec`; fails
 /// naming `file` when the data is corrupt or truncated, or decodes past `cap` bytes.
 pub(crate) fn decode(
@@ -50,7 +56,7 @@ pub(crate) fn decode(
     codec: Codec,
     file: &str,
     cap: u64,
-) -> ByteStream {
+) -> DecodedStream {
     let raw = futures::stream::once(async move { Ok::<_, nasdaq_storage::Error>(first) })
         .chain(rest)
         .map_err(std::io::Error::other);
@@ -67,20 +73,37 @@ pub(crate) fn decode(
     let file = file.to_owned();
     ReaderStream::with_capacity(decoded, 1 << 20)
         .map(move |chunk| {
-            let chunk = chunk.map_err(|err| nasdaq_storage::Error::Backend {
-                uri: file.clone(),
-                message: format!("corrupt or truncated {} data: {err}", codec.name()),
-            })?;
+            let chunk = chunk.map_err(|err| source_or_corrupt(err, &file, codec))?;
             let seen = total.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
             if seen > cap {
-                return Err(nasdaq_storage::Error::Backend {
-                    uri: file.clone(),
-                    message: format!(
-                        "decompresses to more than {cap} bytes, the configured cap (NASDAQ_MAX_DECOMPRESSED_BYTES); refusing a possible decompression bomb"
-                    ),
+                return Err(Error::TooLarge {
+                    file: file.clone(),
+                    cap,
                 });
             }
             Ok(chunk)
         })
         .boxed()
+}
+
+/// A decoder error is either the source failing underneath (kept as the
+/// storage error it was) or the compressed data itself being bad.
+fn source_or_corrupt(err: std::io::Error, file: &str, codec: Codec) -> Error {
+    let from_source = err
+        .get_ref()
+        .is_some_and(|inner| inner.is::<nasdaq_storage::Error>());
+    let source = if from_source {
+        match err.into_inner().map(|inner| inner.downcast::<nasdaq_storage::Error>()) {
+            Some(Ok(storage)) => return Error::Storage(*storage),
+            Some(Err(other)) => std::io::Error::other(other),
+            None => std::io::Error::other("the decoder failed"),
+        }
+    } else {
+        err
+    };
+    Error::CorruptStream {
+        file: file.to_owned(),
+        codec: codec.name(),
+        source,
+    }
 }

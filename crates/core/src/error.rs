@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::report::SourceFailure;
+
 /// A core result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -40,7 +42,7 @@ pub enum Error {
     },
     /// The header lacks required columns.
     #[error(
-        "{file}: line 1: the header lacks the column(s) {missing}; found {found}. Expected Date, Open, High, Low, Close and a Ticker column (or one ticker per file, named by --ticker or the file name); Adj Close and Volume optional; any order"
+        "{file}: line 1: the header lacks the column(s) {missing}; found {found}. Expected Date, Open, High, Low, Close and a Ticker column (or one ticker per file, named by the load's ticker option or the file name); Adj Close and Volume optional; any order"
     )]
     MissingColumns {
         /// The object's address.
@@ -52,7 +54,7 @@ pub enum Error {
     },
     /// A file holds one ticker's bars but does not say which ticker.
     #[error(
-        "{file}: the {dialect} layout has no ticker column; pass --ticker SYMBOL, or name the file after the ticker (AAPL.csv)"
+        "{file}: the {dialect} layout has no ticker column; name the ticker in the load's options, or name the file after the ticker (AAPL.csv)"
     )]
     NoTicker {
         /// The object's address.
@@ -68,7 +70,7 @@ pub enum Error {
         /// What is unsupported and what to do instead.
         message: String,
     },
-    /// `--dialect` named no known dialect.
+    /// The dialect asked for is not a known one.
     #[error("unknown dialect {name:?}; known dialects: {known}")]
     UnknownDialect {
         /// The name given.
@@ -109,16 +111,17 @@ pub enum Error {
         path: PathBuf,
     },
     /// Writing the output failed; no partial file was left.
-    #[error("writing {path}: {message}")]
+    #[error("writing {path}: {source}")]
     Write {
         /// The output path.
         path: PathBuf,
-        /// What went wrong.
-        message: String,
+        /// The arrow, parquet or I/O error that stopped the write.
+        #[source]
+        source: WriteFailure,
     },
     /// An `error`-policy quality rule fired.
     #[error(
-        "{uri}: data-quality errors: {summary}. Run `nasdaq-cli validate` for the full report, or set the rule's policy to warn or drop (NASDAQ_QUALITY_<RULE>, or [quality] in nasdaq.toml)"
+        "{uri}: data-quality errors: {summary}; the quality report lists every violation, and a rule's policy can be set to warn or drop"
     )]
     Quality {
         /// The source's address.
@@ -134,8 +137,8 @@ pub enum Error {
         /// The glob applied.
         glob: String,
     },
-    /// `--glob` is not a valid pattern.
-    #[error("--glob {glob:?}: {message}")]
+    /// The glob is not a valid pattern.
+    #[error("glob {glob:?}: {message}")]
     BadGlob {
         /// The pattern.
         glob: String,
@@ -143,10 +146,46 @@ pub enum Error {
         message: String,
     },
     /// Every source of the chain failed.
-    #[error("every source failed: {failures}")]
+    #[error("every source failed: {}", SourceFailure::join(failures))]
     AllSourcesFailed {
-        /// Each source with its error.
-        failures: String,
+        /// Each source tried, in order, with why it failed.
+        failures: Vec<SourceFailure>,
+        /// The last source's error, whole.
+        #[source]
+        last: Box<Error>,
+    },
+    /// The bytes do not match the SHA-256 stored with the object.
+    #[error(
+        "{file}: checksum mismatch: the object's metadata says SHA-256 {expected}, the bytes read hash to {actual}"
+    )]
+    Checksum {
+        /// The object's address.
+        file: String,
+        /// The SHA-256 in the object's metadata.
+        expected: String,
+        /// The SHA-256 of what was read.
+        actual: String,
+    },
+    /// Compressed data that does not decode.
+    #[error("{file}: corrupt or truncated {codec} data: {source}")]
+    CorruptStream {
+        /// The object's address.
+        file: String,
+        /// `gzip` or `zstd`.
+        codec: &'static str,
+        /// The decoder's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Compressed data that decodes to more than the configured cap.
+    #[error(
+        "{file}: decompresses to more than {cap} bytes, the configured cap; refusing a possible decompression bomb"
+    )]
+    TooLarge {
+        /// The object's address.
+        file: String,
+        /// The cap in bytes.
+        cap: u64,
     },
     /// A worker stopped unexpectedly (a bug).
     #[error("internal error: {message}")]
@@ -157,4 +196,43 @@ pub enum Error {
     /// An Arrow computation failed (a bug, or memory exhausted).
     #[error("internal Arrow error: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
+}
+
+/// What stopped a write: the library error, kept whole for callers.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteFailure {
+    /// The file system.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Arrow (IPC or CSV encoding).
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// Parquet encoding.
+    #[error(transparent)]
+    Parquet(#[from] parquet::errors::ParquetError),
+}
+
+impl Error {
+    /// Whether this error is the source's fault (unreachable, denied, not
+    /// found, damaged bytes), so that a chain may try its next source; a
+    /// data error would fail the same way anywhere.
+    pub fn is_source_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::Storage(_)
+                | Self::Checksum { .. }
+                | Self::CorruptStream { .. }
+                | Self::TooLarge { .. }
+                | Self::AllSourcesFailed { .. }
+        )
+    }
+
+    /// The storage error underneath, when the source failed.
+    pub fn storage(&self) -> Option<&nasdaq_storage::Error> {
+        match self {
+            Self::Storage(err) => Some(err),
+            _ => None,
+        }
+    }
 }

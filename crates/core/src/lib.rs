@@ -56,12 +56,12 @@ mod table;
 mod writer;
 
 pub use dialect::{dialect_names, ticker_from_file_name};
-pub use error::{Error, Result};
+pub use error::{Error, Result, WriteFailure};
 pub use loader::{Candidate, LoadRequest, Loaded, Loader};
 pub use nasdaq_storage::Progress;
 pub use parse::RowFilter;
 pub use quality::{Policies, Policy, QualityReport, Rule};
 pub use reader::{DEFAULT_MAX_DECOMPRESSED, ParseOptions, ReadOptions, ReadOutput, read_csv};
-pub use report::{FileLineage, LoadReport, SourceFailure};
+pub use report::{FileLineage, LoadReport, Role, RunFacts, SourceFailure};
 pub use table::{Table, summarize};
 pub use writer::{Compression, OutputFormat, WriteOptions, write_table};

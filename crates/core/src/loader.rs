@@ -10,11 +10,10 @@ use arrow::compute::{filter_record_batch, take_record_batch};
 use arrow::datatypes::Date32Type;
 use arrow::datatypes::{DataType, Field, Schema};
 use nasdaq_storage::{GetOptions, MarketSource, ObjectInfo};
-use sha2::{Digest, Sha256};
 
 use crate::quality::{Origins, Policies, QualityReport, Ranks, evaluate};
 use crate::reader::{ParseOptions, ReadOptions, read_csv};
-use crate::report::{FileLineage, SourceFailure};
+use crate::report::{EngineFacts, FileLineage, Role, SourceFailure};
 use crate::table::{FileRows, Summary, Table, format_date, slices, sort_rows, summarize};
 use crate::{Error, LoadReport, Result};
 
@@ -75,8 +74,16 @@ pub struct Candidate {
     pub source: Arc<dyn MarketSource>,
     /// The key to read there, when it differs from the request's (a local fallback file).
     pub key: Option<String>,
-    /// Its role, for reports: `primary`, `secondary`, `local fallback`.
-    pub role: String,
+    /// Its part in the chain, for reports.
+    pub role: Role,
+}
+
+/// What one source yielded, before the report is made.
+struct Read {
+    table: Table,
+    quality: QualityReport,
+    rejects: Option<RecordBatch>,
+    facts: EngineFacts,
 }
 
 /// Loads market data from a source, or from the first of a chain of sources
@@ -93,7 +100,7 @@ impl Loader {
         Self::chain(vec![Candidate {
             source,
             key: None,
-            role: "primary".to_owned(),
+            role: Role::Primary,
         }])
     }
 
@@ -113,11 +120,6 @@ impl Loader {
         self
     }
 
-    /// The first (primary) source this loader reads.
-    pub fn source(&self) -> Option<&Arc<dyn MarketSource>> {
-        self.chain.first().map(|c| &c.source)
-    }
-
     /// Loads the requested object(s) into a sorted, checked table, from the
     /// first source of the chain that serves them.
     pub async fn load(&self, request: &LoadRequest) -> Result<Loaded> {
@@ -127,36 +129,42 @@ impl Loader {
             if let Some(key) = &candidate.key {
                 attempt.key = key.clone();
             }
-            match self.load_from(&candidate.source, &attempt).await {
-                Ok(mut loaded) => {
-                    loaded.report.served_by = candidate.role.clone();
-                    loaded.report.fallbacks = failures;
-                    return Ok(loaded);
-                }
-                Err(Error::Storage(err)) if index + 1 < self.chain.len() => {
-                    tracing::info!(role = %candidate.role, error = %err, "source failed; trying the next");
-                    failures.push(SourceFailure {
-                        role: candidate.role.clone(),
-                        uri: candidate.source.uri(&attempt.key),
-                        error: err.to_string(),
+            let err = match self.load_from(&candidate.source, &attempt).await {
+                Ok(read) => {
+                    let Read {
+                        table,
+                        quality,
+                        rejects,
+                        facts,
+                    } = read;
+                    return Ok(Loaded {
+                        table,
+                        report: LoadReport::new(facts, candidate.role, failures),
+                        quality,
+                        rejects,
                     });
                 }
-                Err(err) if failures.is_empty() => return Err(err),
-                Err(err) => {
-                    failures.push(SourceFailure {
-                        role: candidate.role.clone(),
-                        uri: candidate.source.uri(&attempt.key),
-                        error: err.to_string(),
-                    });
-                    return Err(Error::AllSourcesFailed {
-                        failures: failures
-                            .iter()
-                            .map(|f| format!("{}: {}", f.role, f.error))
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    });
-                }
+                Err(err) => err,
+            };
+            // A data error would fail the same way anywhere: no point going on.
+            if !err.is_source_failure() && failures.is_empty() {
+                return Err(err);
             }
+            failures.push(SourceFailure {
+                role: candidate.role,
+                uri: candidate.source.uri(&attempt.key),
+                error: nasdaq_storage::error_chain(&err),
+            });
+            if !err.is_source_failure() || index + 1 == self.chain.len() {
+                if failures.len() == 1 {
+                    return Err(err);
+                }
+                return Err(Error::AllSourcesFailed {
+                    failures,
+                    last: Box::new(err),
+                });
+            }
+            tracing::info!(role = %candidate.role, error = %err, "source failed; trying the next");
         }
         Err(Error::Internal {
             message: "the loader has no source".to_owned(),
@@ -206,7 +214,7 @@ impl Loader {
         &self,
         source: &Arc<dyn MarketSource>,
         request: &LoadRequest,
-    ) -> Result<Loaded> {
+    ) -> Result<Read> {
         let started = Instant::now();
         let keys = self.objects(source, request).await?;
         let mut files = Vec::with_capacity(keys.len());
@@ -276,66 +284,21 @@ impl Loader {
                 summary: quality.failure_summary(),
             });
         }
-        let single = lineage.len() == 1;
-        let first = lineage.first().cloned().unwrap_or_default();
-        let sha256 = if single {
-            first.sha256.clone()
-        } else {
-            let mut hasher = Sha256::new();
-            for file in &lineage {
-                hasher.update(format!("{} {}\n", file.uri, file.sha256));
-            }
-            hex::encode(hasher.finalize())
-        };
-        let mut dialects: Vec<&str> = lineage.iter().map(|l| l.dialect.as_str()).collect();
-        dialects.sort_unstable();
-        dialects.dedup();
-        let rows_read = lineage.iter().map(|l| l.rows_read).sum();
-        let report = LoadReport {
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-            source: if single {
-                first.uri.clone()
-            } else {
-                source.uri(&request.key)
-            },
-            served_by: String::new(),
-            fallbacks: Vec::new(),
-            cache: if single { first.cache.clone() } else { None },
-            stale: lineage.iter().any(|l| l.stale_reason.is_some()),
-            source_label: None,
-            credentials: None,
-            output: None,
-            rows: summary.rows,
-            tickers: summary.tickers,
-            first_date: summary.first_date,
-            last_date: summary.last_date,
-            bytes: lineage.iter().map(|l| l.bytes).sum(),
-            sha256,
-            etag: if single { first.etag.clone() } else { None },
-            version: if single { first.version.clone() } else { None },
-            last_modified: if single {
-                first.last_modified.clone()
-            } else {
-                None
-            },
-            dialect: dialects.join(", "),
-            rows_read,
-            rows_kept: summary.rows as u64,
-            rejected: quality.rejected(),
-            warnings: quality
-                .rules
-                .iter()
-                .filter(|r| r.policy == crate::Policy::Warn && r.count > 0)
-                .map(|r| (r.rule.to_owned(), r.count))
-                .collect::<BTreeMap<_, _>>(),
-            files: lineage,
-            settings_hash: None,
-            loaded_at: chrono::Utc::now().to_rfc3339(),
-            elapsed_ms: started.elapsed().as_millis() as u64,
-        };
-        Ok(Loaded {
+        Ok(Read {
             table,
-            report,
+            facts: EngineFacts {
+                requested_uri: source.uri(&request.key),
+                summary,
+                rejected: quality.rejected(),
+                warnings: quality
+                    .rules
+                    .iter()
+                    .filter(|r| r.policy == crate::Policy::Warn && r.count > 0)
+                    .map(|r| (r.rule.to_string(), r.count))
+                    .collect::<BTreeMap<_, _>>(),
+                files: lineage,
+                elapsed: started.elapsed(),
+            },
             quality,
             rejects,
         })

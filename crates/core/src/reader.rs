@@ -17,7 +17,7 @@ use nasdaq_storage::{ByteStream, Progress};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
-use crate::compression::{Codec, decode};
+use crate::compression::{Codec, DecodedStream, decode};
 use crate::dialect::{Layout, Preview, detect};
 use crate::parse::{ParsedChunk, RowError, RowFilter, parse_chunk};
 use crate::{Error, Result};
@@ -130,10 +130,10 @@ pub async fn read_csv(
             None => break Bytes::new(),
         }
     };
-    let mut stream: ByteStream = match Codec::detect(&first, file) {
+    let mut stream: DecodedStream = match Codec::detect(&first, file) {
         Some(codec) => decode(first, raw, codec, file, options.max_decompressed),
         None => futures::stream::once(async move { Ok(first) })
-            .chain(raw)
+            .chain(raw.map_err(Error::from))
             .boxed(),
     };
     let mut buffer = BytesMut::new();
@@ -201,12 +201,11 @@ pub async fn read_csv(
     if let Some(expected) = expected_sha256
         && !expected.eq_ignore_ascii_case(&sha256)
     {
-        return Err(nasdaq_storage::Error::Checksum {
-            uri: file.to_owned(),
+        return Err(Error::Checksum {
+            file: file.to_owned(),
             expected: expected.to_owned(),
             actual: sha256,
-        }
-        .into());
+        });
     }
     Ok(ReadOutput {
         batches: collector.batches,

@@ -16,6 +16,7 @@ use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
+use crate::error::WriteFailure;
 use crate::{Error, Result, Table};
 
 /// Parquet compression codecs.
@@ -90,9 +91,9 @@ impl OutputFormat {
 /// Writes `table` to `path` in the format its extension names.
 pub fn write_table(table: &Table, path: &Path, options: &WriteOptions) -> Result<()> {
     let format = OutputFormat::from_path(path)?;
-    let failure = |message: String| Error::Write {
+    let failure = |source: WriteFailure| Error::Write {
         path: path.to_owned(),
-        message,
+        source,
     };
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
@@ -102,11 +103,16 @@ pub fn write_table(table: &Table, path: &Path, options: &WriteOptions) -> Result
         .prefix(".nasdaq-output-")
         .suffix(".partial")
         .tempfile_in(&dir)
-        .map_err(|err| failure(format!("cannot create a file in {}: {err}", dir.display())))?;
+        .map_err(|err| {
+            failure(WriteFailure::Io(std::io::Error::new(
+                err.kind(),
+                format!("cannot create a file in {}: {err}", dir.display()),
+            )))
+        })?;
     let file = temp
         .as_file()
         .try_clone()
-        .map_err(|err| failure(err.to_string()))?;
+        .map_err(|err| failure(err.into()))?;
     match format {
         OutputFormat::Parquet => write_parquet(table, file, options),
         OutputFormat::ArrowIpc => write_ipc(table, file, &options.metadata),
@@ -115,15 +121,15 @@ pub fn write_table(table: &Table, path: &Path, options: &WriteOptions) -> Result
     .map_err(failure)?;
     temp.as_file()
         .sync_all()
-        .map_err(|err| failure(err.to_string()))?;
+        .map_err(|err| failure(err.into()))?;
     temp.persist(path)
-        .map_err(|err| failure(err.error.to_string()))?;
+        .map_err(|err| failure(err.error.into()))?;
     Ok(())
 }
 
 /// Writes Parquet, encoding the columns of each row group in parallel (the
 /// plain `ArrowWriter` encodes one column after another).
-fn write_parquet(table: &Table, file: File, options: &WriteOptions) -> Result<(), String> {
+fn write_parquet(table: &Table, file: File, options: &WriteOptions) -> Result<(), WriteFailure> {
     use parquet::arrow::arrow_writer::{
         ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves,
     };
@@ -153,23 +159,23 @@ fn write_parquet(table: &Table, file: File, options: &WriteOptions) -> Result<()
     let parquet_schema = ArrowSchemaConverter::new()
         .with_coerce_types(properties.coerce_types())
         .convert(&schema)
-        .map_err(|e| e.to_string())?;
+        ?;
     let mut writer = SerializedFileWriter::new(
         BufWriter::new(file),
         parquet_schema.root_schema_ptr(),
         properties,
     )
-    .map_err(|e| e.to_string())?;
+    ?;
     let factory = ArrowRowGroupWriterFactory::new(&writer, schema.clone());
     let all =
-        arrow::compute::concat_batches(&table.schema, &table.batches).map_err(|e| e.to_string())?;
+        arrow::compute::concat_batches(&table.schema, &table.batches)?;
     let rows = all.num_rows();
     let per_group = options.row_group_rows.max(1);
     for (index, start) in (0..rows).step_by(per_group).enumerate() {
         let group = all.slice(start, per_group.min(rows - start));
         let writers = factory
             .create_column_writers(index)
-            .map_err(|e| e.to_string())?;
+            ?;
         let chunks: Vec<ArrowColumnChunk> = writers
             .into_par_iter()
             .zip(group.columns().par_iter().zip(schema.fields().par_iter()))
@@ -180,19 +186,19 @@ fn write_parquet(table: &Table, file: File, options: &WriteOptions) -> Result<()
                 column_writer.close()
             })
             .collect::<Result<_, _>>()
-            .map_err(|e| e.to_string())?;
-        let mut row_group = writer.next_row_group().map_err(|e| e.to_string())?;
+            ?;
+        let mut row_group = writer.next_row_group()?;
         for chunk in chunks {
             chunk
                 .append_to_row_group(&mut row_group)
-                .map_err(|e| e.to_string())?;
+                ?;
         }
-        row_group.close().map_err(|e| e.to_string())?;
+        row_group.close()?;
     }
     writer
         .into_inner()
-        .and_then(|mut w| w.flush().map_err(Into::into))
-        .map_err(|e| e.to_string())
+        .map_err(WriteFailure::from)
+        .and_then(|mut w| w.flush().map_err(WriteFailure::from))
 }
 
 /// The table's schema carrying `metadata`.
@@ -203,30 +209,30 @@ fn with_metadata(table: &Table, metadata: &[(String, String)]) -> SchemaRef {
     ))
 }
 
-fn write_ipc(table: &Table, file: File, metadata: &[(String, String)]) -> Result<(), String> {
+fn write_ipc(table: &Table, file: File, metadata: &[(String, String)]) -> Result<(), WriteFailure> {
     let schema = with_metadata(table, metadata);
     let mut writer = arrow::ipc::writer::FileWriter::try_new(BufWriter::new(file), &schema)
-        .map_err(|e| e.to_string())?;
+        ?;
     for batch in &table.batches {
         let batch = batch
             .clone()
             .with_schema(schema.clone())
-            .map_err(|e| e.to_string())?;
-        writer.write(&batch).map_err(|e| e.to_string())?;
+            ?;
+        writer.write(&batch)?;
     }
-    writer.finish().map_err(|e| e.to_string())?;
+    writer.finish()?;
     writer
         .into_inner()
-        .and_then(|mut w| w.flush().map_err(Into::into))
-        .map_err(|e| e.to_string())
+        .map_err(WriteFailure::from)
+        .and_then(|mut w| w.flush().map_err(WriteFailure::from))
 }
 
-fn write_csv(table: &Table, file: File) -> Result<(), String> {
+fn write_csv(table: &Table, file: File) -> Result<(), WriteFailure> {
     let mut writer = arrow::csv::WriterBuilder::new()
         .with_header(true)
         .build(BufWriter::new(file));
     for batch in &table.batches {
-        writer.write(batch).map_err(|e| e.to_string())?;
+        writer.write(batch)?;
     }
-    writer.into_inner().flush().map_err(|e| e.to_string())
+    writer.into_inner().flush().map_err(WriteFailure::from)
 }

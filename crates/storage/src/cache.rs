@@ -244,9 +244,9 @@ impl EntryLock {
             Ok(Self(file))
         })
         .await
-        .map_err(|err| Error::Backend {
-            uri: "cache lock".to_owned(),
-            message: err.to_string(),
+        .map_err(|err| Error::Io {
+            path: "cache lock".to_owned(),
+            source: std::io::Error::other(err),
         })?
     }
 }
@@ -387,12 +387,11 @@ impl CachedSource {
         }
         drop(finished);
         if written != info.size {
-            return Err(Error::Backend {
+            return Err(Error::Truncated {
                 uri: info.uri.clone(),
-                message: format!(
-                    "the body ended after {written} of {} bytes (after {resumes} resumes); nothing was cached",
-                    info.size
-                ),
+                received: written,
+                expected: info.size,
+                resumes,
             });
         }
         let actual = hex::encode(hasher.finalize());
@@ -425,9 +424,9 @@ impl CachedSource {
             .suffix(".partial")
             .tempfile_in(self.cache.dir())
             .map_err(DiskCache::io(self.cache.dir()))?;
-        let json = serde_json::to_vec_pretty(&entry).map_err(|err| Error::Backend {
-            uri: info.uri.clone(),
-            message: err.to_string(),
+        let json = serde_json::to_vec_pretty(&entry).map_err(|err| Error::Io {
+            path: meta.display().to_string(),
+            source: std::io::Error::other(err),
         })?;
         meta_temp.write_all(&json).map_err(DiskCache::io(&meta))?;
         meta_temp
@@ -505,7 +504,7 @@ impl MarketSource for CachedSource {
         match self.inner.get(key, request).await {
             Err(Error::NotModified { .. }) => match cached {
                 Some(entry) => self.serve(&id, entry, CacheOutcome::Revalidated),
-                None => Err(Error::Backend {
+                None => Err(Error::Protocol {
                     uri,
                     message: "the server answered 304 Not Modified to an unconditional request"
                         .to_owned(),

@@ -8,9 +8,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// The object does not exist.
-    #[error(
-        "{uri} not found: check the key (and bucket), or list what exists with `nasdaq-cli ls`"
-    )]
+    #[error("{uri} not found: check the key (and bucket)")]
     NotFound {
         /// The full address of the missing object.
         uri: String,
@@ -42,7 +40,7 @@ pub enum Error {
     },
     /// The bucket lives in another region than the one configured.
     #[error(
-        "{uri}: the bucket is in another region{region_hint} ({code}): set AWS_REGION or --region accordingly"
+        "{uri}: the bucket is in another region{region_hint} ({code}): set AWS_REGION (or the profile's region) accordingly"
     )]
     WrongRegion {
         /// The full address of the object.
@@ -53,7 +51,7 @@ pub enum Error {
         region_hint: String,
     },
     /// An object with different content already exists and overwriting was not allowed.
-    #[error("{uri} already exists with different content: pass --force to overwrite it")]
+    #[error("{uri} already exists with different content; replacing it was not allowed")]
     AlreadyExists {
         /// The full address of the object.
         uri: String,
@@ -99,8 +97,8 @@ pub enum Error {
         /// The SHA-256 of what arrived.
         actual: String,
     },
-    /// `--offline` and the object is not in the cache.
-    #[error("{uri} is not in the cache ({dir}); run once without --offline to fetch it")]
+    /// Offline mode, and the object is not in the cache.
+    #[error("{uri} is not in the cache ({dir}) and offline mode makes no request")]
     NotCached {
         /// The object's address.
         uri: String,
@@ -116,13 +114,77 @@ pub enum Error {
         message: String,
     },
     /// Any other failure of the backend (network, server error after retries, ...).
-    #[error("{uri}: {message}")]
+    #[error("{uri}: {source}")]
     Backend {
         /// The full address of the object or bucket.
         uri: String,
-        /// What went wrong, without any secret.
+        /// The backend's own error, kept for callers that inspect it.
+        #[source]
+        source: object_store::Error,
+    },
+    /// A body ended before its announced length, even after resuming.
+    #[error(
+        "{uri}: the body ended after {received} of {expected} bytes (after {resumes} resumes); nothing was cached"
+    )]
+    Truncated {
+        /// The object's address.
+        uri: String,
+        /// Bytes received.
+        received: u64,
+        /// Bytes announced.
+        expected: u64,
+        /// Resumed requests made.
+        resumes: usize,
+    },
+    /// The server answered in a way the protocol does not allow.
+    #[error("{uri}: {message}")]
+    Protocol {
+        /// The object's address.
+        uri: String,
+        /// What the server did.
         message: String,
     },
+}
+
+impl Error {
+    /// Whether the endpoint could not be reached at all (refused, reset,
+    /// unresolvable, timed out while connecting): the cause is the network or
+    /// the endpoint setting, not the object.
+    pub fn is_unreachable(&self) -> bool {
+        let Self::Backend { source, .. } = self else {
+            return false;
+        };
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source);
+        while let Some(err) = cause {
+            if let Some(io) = err.downcast_ref::<std::io::Error>() {
+                use std::io::ErrorKind as K;
+                if matches!(
+                    io.kind(),
+                    K::ConnectionRefused
+                        | K::ConnectionReset
+                        | K::ConnectionAborted
+                        | K::NotConnected
+                        | K::HostUnreachable
+                        | K::NetworkUnreachable
+                        | K::AddrNotAvailable
+                        | K::TimedOut
+                ) {
+                    return true;
+                }
+            }
+            // hyper and reqwest describe a failed connect in their Display
+            // without exposing an io::Error for every case (DNS failures).
+            let text = err.to_string();
+            if text.contains("error trying to connect")
+                || text.contains("dns error")
+                || text.contains("tcp connect error")
+            {
+                return true;
+            }
+            cause = err.source();
+        }
+        false
+    }
 }
 
 impl Error {
@@ -188,10 +250,7 @@ impl Error {
                 key: uri,
                 reason: source.to_string(),
             },
-            other => Self::Backend {
-                uri,
-                message: error_chain(&other),
-            },
+            other => Self::Backend { uri, source: other },
         }
     }
 }
@@ -270,8 +329,10 @@ fn denial_reason(code: Option<&str>, method: &str, listing: bool, uri: &str) -> 
     }
 }
 
-/// Joins an error and its sources with `: `, the way `anyhow` prints `{:#}`.
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+/// Joins an error and its sources with `: `, the way `anyhow` prints `{:#}`,
+/// leaving out a cause whose text the message already holds (object_store
+/// repeats its source in its own message).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut message = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

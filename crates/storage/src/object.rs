@@ -292,9 +292,9 @@ pub(crate) fn file_stream(
             (result.map(|_| buffer), file, path)
         })
         .await
-        .map_err(|err| Error::Backend {
-            uri: "local file".to_owned(),
-            message: err.to_string(),
+        .map_err(|err| Error::Io {
+            path: "local file".to_owned(),
+            source: std::io::Error::other(err),
         })?;
         let chunk = chunk.map_err(|source| Error::Io {
             path: path.display().to_string(),
