@@ -32,12 +32,12 @@ struct CheckReport {
 }
 
 pub(crate) async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let configured = config::load(global)?;
-    let (bucket, key) = config::s3_target(&configured, args.target.as_deref())?;
-    let builder = configured.s3_builder(&bucket);
+    let session = config::session(global)?;
+    let target = session.s3_target(args.target.as_deref())?;
+    let (bucket, key) = (target.bucket.clone(), target.key.clone());
     let mut report = CheckReport {
-        endpoint: builder.endpoint(),
-        region: configured.settings.aws_region.clone(),
+        endpoint: target.builder.endpoint(),
+        region: session.configured().settings.aws_region.clone(),
         bucket: bucket.clone(),
         key: key.clone(),
         credentials: None,
@@ -52,7 +52,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<
     }
 
     let started = Instant::now();
-    let s3 = match builder.build().await {
+    let s3 = match target.open().await {
         Ok(s3) => {
             let credentials = s3.credentials().clone();
             report.credentials = Some(credentials.to_string());
@@ -153,17 +153,16 @@ async fn diagnose_head(s3: &S3Source, key: &str, err: StorageError) -> String {
 /// The message, plus the likely cause where the error alone does not say it.
 fn explain(err: &StorageError) -> String {
     match err {
-        StorageError::Backend { message, .. }
-            if message.contains("error sending request") || message.contains("connect") =>
-        {
+        err if err.is_unreachable() => {
             format!(
-                "{err}\n  likely cause: the endpoint cannot be reached; check AWS_ENDPOINT_URL / --endpoint, the network and any proxy"
+                "{}\n  likely cause: the endpoint cannot be reached; check AWS_ENDPOINT_URL / --endpoint, the network and any proxy",
+                nasdaq_storage::error_chain(err)
             )
         }
         StorageError::NotFound { .. } => {
             format!("{err}\n  likely cause: AWS_S3_KEY names no object in this bucket")
         }
-        other => other.to_string(),
+        other => nasdaq_storage::error_chain(other),
     }
 }
 

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use nasdaq_config::{ConfigSources, Configured, DataSource, Settings, describe, keys};
+use nasdaq_data::Session;
 
 use crate::args::{ConfigCommand, GlobalArgs};
 
@@ -26,25 +27,9 @@ pub(crate) fn load(global: &GlobalArgs) -> anyhow::Result<Configured> {
     Ok(configured)
 }
 
-/// Parses an `s3://BUCKET/KEY` argument, or takes bucket and key from the settings.
-pub(crate) fn s3_target(
-    configured: &Configured,
-    target: Option<&str>,
-) -> anyhow::Result<(String, String)> {
-    match target {
-        Some(text) => match nasdaq_config::SourceSpec::parse(text)? {
-            nasdaq_config::SourceSpec::S3 { bucket, key } => Ok((bucket, key)),
-            nasdaq_config::SourceSpec::File { .. } => {
-                anyhow::bail!("{text}: expected s3://BUCKET/KEY")
-            }
-        },
-        None => match &configured.settings.aws_s3_bucket_name {
-            Some(bucket) => Ok((bucket.clone(), configured.settings.aws_s3_key.clone())),
-            None => anyhow::bail!(
-                "no bucket: give s3://BUCKET/KEY, or set AWS_S3_BUCKET_NAME (in .env or the environment)"
-            ),
-        },
-    }
+/// The settings as a session, the entry point every command loads through.
+pub(crate) fn session(global: &GlobalArgs) -> anyhow::Result<Session> {
+    Ok(Session::new(load(global)?))
 }
 
 /// How a data source is named to the user.

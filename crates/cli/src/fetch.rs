@@ -1,45 +1,23 @@
 //! `nasdaq-cli fetch`: load, then summarise or write.
 
 use std::process::ExitCode;
-use std::time::Instant;
 
-use anyhow::Context;
 use arrow::util::pretty::pretty_format_batches;
-use nasdaq_core::{Loaded, OutputFormat, WriteOptions, write_table};
+use nasdaq_data::Purpose;
 
 use crate::args::{FetchArgs, GlobalArgs};
-use crate::load::{self, Load};
+use crate::load;
 
 /// Rows shown by the preview.
 const PREVIEW_ROWS: usize = 5;
 
 pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
-    if let Some(output) = &args.output {
-        // Refuse a bad output name before any download.
-        OutputFormat::from_path(output)?;
-    }
-    let Load { configured, loaded } = load::run(global, &args.load, false).await?;
-    let Loaded {
-        table, mut report, ..
-    } = loaded;
-    if let Some(output) = &args.output {
-        let options = WriteOptions {
-            compression: configured.settings.output.compression,
-            metadata: report.metadata(),
-            ..WriteOptions::default()
-        };
-        let path = output.clone();
-        let written = table.clone();
-        tokio::task::spawn_blocking(move || write_table(&written, &path, &options))
-            .await
-            .context("the writer stopped")??;
-        report.output = Some(output.display().to_string());
-    }
-    report.elapsed_ms = started.elapsed().as_millis() as u64;
-
+    let mut options = load::options(global, &args.load, Purpose::Fetch);
+    options.output = args.output.clone();
+    let loaded = load::run(global, &options).await?;
+    let report = &loaded.report;
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        println!("{}", serde_json::to_string(report)?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut from = report
@@ -61,7 +39,8 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
     match &report.output {
         Some(output) => println!("Wrote {output}"),
         None if !global.quiet => {
-            let head: Vec<_> = table
+            let head: Vec<_> = loaded
+                .table
                 .batches
                 .first()
                 .map(|b| b.slice(0, PREVIEW_ROWS.min(b.num_rows())))

@@ -1,112 +1,58 @@
-//! One load as the commands run it: settings and arguments in, a `Loaded` out.
+//! One load as the commands run it: arguments become [`LoadOptions`], the
+//! entry point does the rest, and the warnings a user must see are printed.
 
-use std::collections::BTreeSet;
-
-use nasdaq_config::{ChainOptions, Configured, DataSource, SourceSpec, describe};
-use nasdaq_core::{Candidate, LoadRequest, Loaded, Loader, ParseOptions, ReadOptions, RowFilter};
+use nasdaq_data::{Fallback, LoadOptions, Loaded, Purpose, Session};
 use nasdaq_storage::CacheMode;
-use sha2::{Digest, Sha256};
 
 use crate::args::{GlobalArgs, LoadArgs};
-use crate::{config, progress, sample};
+use crate::{config, progress};
 
-/// A finished load, with the settings it ran under.
-pub(crate) struct Load {
-    pub(crate) configured: Configured,
-    pub(crate) loaded: Loaded,
-}
-
-/// Loads what the arguments (or else the settings) name.
-/// `fetch` fails on error-policy rules; `validate` reports them.
-pub(crate) async fn run(
-    global: &GlobalArgs,
-    args: &LoadArgs,
-    validating: bool,
-) -> anyhow::Result<Load> {
-    let configured = config::load(global)?;
-    let wanted = match &args.source {
-        Some(text) => match SourceSpec::parse(text)? {
-            SourceSpec::File { path } => DataSource::Local(path),
-            SourceSpec::S3 { bucket, key } => DataSource::S3 { bucket, key },
+/// The load options the arguments ask for.
+pub(crate) fn options(global: &GlobalArgs, args: &LoadArgs, purpose: Purpose) -> LoadOptions {
+    LoadOptions {
+        source: args.source.clone(),
+        glob: args.glob.clone(),
+        tickers: args.tickers.clone(),
+        from: args.from,
+        to: args.to,
+        dialect: args.dialect.clone(),
+        ticker: args.ticker.clone(),
+        fallback: if args.no_fallback {
+            Fallback::None
+        } else {
+            Fallback::Chain
         },
-        None => configured.settings.data_source()?,
-    };
-    let bar = progress::bar(global.quiet);
-    let options = ChainOptions {
-        progress: bar.clone(),
-        no_fallback: args.no_fallback,
         cache_mode: match (args.offline, args.refresh) {
             (true, _) => CacheMode::Offline,
             (_, true) => CacheMode::Refresh,
             _ => CacheMode::Normal,
         },
-    };
-    let (chain, key, credentials) = configured.chain(&wanted, &options).await?;
-    let (chain, key, label) = if chain.is_empty() {
-        let candidate = Candidate {
-            source: sample::source().await?,
-            key: None,
-            role: "bundled sample".to_owned(),
-        };
-        let label = Some(format!("bundled sample ({})", sample::SAMPLE_PATH));
-        (vec![candidate], sample::SAMPLE_KEY.to_owned(), label)
-    } else {
-        (chain, key, None)
-    };
-    if let Some(credentials) = &credentials {
-        tracing::info!(%credentials, "credentials");
+        purpose,
+        progress: progress::bar(global.quiet),
+        ..LoadOptions::default()
     }
-    tracing::info!(%key, sources = chain.len(), "loading");
-    let tickers: BTreeSet<String> = args
-        .tickers
-        .iter()
-        .map(|t| t.trim().to_ascii_uppercase())
-        .filter(|t| !t.is_empty())
-        .collect();
-    let request = LoadRequest {
-        glob: args.glob.clone(),
-        parse: ParseOptions {
-            dialect: args.dialect.clone(),
-            ticker: args.ticker.clone(),
-            filter: RowFilter {
-                tickers: (!tickers.is_empty()).then_some(tickers),
-                from: args.from,
-                to: args.to,
-            },
-        },
-        policies: configured.settings.quality.clone(),
-        fail_on_error_rules: !validating,
-        collect_rejects: validating,
-        ..LoadRequest::new(key)
-    };
-    let read_options = ReadOptions {
-        max_decompressed: configured.settings.max_decompressed_bytes,
-        progress: bar,
-        ..ReadOptions::default()
-    };
-    let mut loaded = Loader::chain(chain)
-        .with_read_options(read_options)
-        .load(&request)
-        .await?;
+}
+
+/// Runs the load and prints what a user must know about how it was served:
+/// which sources failed, which one served instead, stale cache copies.
+pub(crate) async fn run(global: &GlobalArgs, options: &LoadOptions) -> anyhow::Result<Loaded> {
+    let session: Session = config::session(global)?;
+    let loaded = session.load(options).await?;
     if !global.quiet {
-        for failure in &loaded.report.fallbacks {
+        let report = &loaded.report;
+        for failure in &report.fallbacks {
             eprintln!(
                 "warning: {} {} failed: {}",
                 failure.role, failure.uri, failure.error
             );
         }
-        if !loaded.report.fallbacks.is_empty() {
+        if !report.fallbacks.is_empty() {
             eprintln!(
                 "warning: served by the {}: {}",
-                loaded.report.served_by, loaded.report.source
+                report.served_by, report.source
             );
         }
-        for file in loaded
-            .report
-            .files
-            .iter()
-            .filter(|f| f.stale_reason.is_some())
-        {
+        for file in report.files.iter().filter(|f| f.stale_reason.is_some()) {
             eprintln!(
                 "warning: STALE: {} could not be fetched ({}); using the cached copy",
                 file.uri,
@@ -114,18 +60,5 @@ pub(crate) async fn run(
             );
         }
     }
-    loaded.report.source_label = label;
-    loaded.report.credentials = credentials.map(|c| c.to_string());
-    loaded.report.settings_hash = Some(settings_hash(&configured));
-    Ok(Load { configured, loaded })
-}
-
-/// SHA-256 of every effective setting as `config show` prints it: secrets
-/// appear only as set/unset, so the hash reveals nothing.
-fn settings_hash(configured: &Configured) -> String {
-    let mut hasher = Sha256::new();
-    for (spec, value, _) in describe(configured) {
-        hasher.update(format!("{}={}\n", spec.env, value.unwrap_or_default()));
-    }
-    hex::encode(hasher.finalize())
+    Ok(loaded)
 }

@@ -5,10 +5,10 @@ mod cache;
 mod check;
 mod config;
 mod fetch;
+mod hints;
 mod load;
 mod ls;
 mod progress;
-mod sample;
 mod upload;
 mod validate;
 
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", hints::render(&err));
             ExitCode::FAILURE
         }
     }

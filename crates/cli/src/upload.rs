@@ -15,8 +15,8 @@ use crate::config;
 pub(crate) const SHA256_METADATA: &str = "sha256";
 
 pub(crate) async fn run(global: &GlobalArgs, args: UploadArgs) -> anyhow::Result<ExitCode> {
-    let configured = config::load(global)?;
-    let (bucket, key) = config::s3_target(&configured, args.target.as_deref())?;
+    let target = config::session(global)?.s3_target(args.target.as_deref())?;
+    let (bucket, key) = (&target.bucket, &target.key);
     if key.is_empty() || key.ends_with('/') {
         anyhow::bail!(
             "s3://{bucket}/{key}: give the object key to upload to, e.g. s3://{bucket}/NASDAQ.csv"
@@ -26,10 +26,10 @@ pub(crate) async fn run(global: &GlobalArgs, args: UploadArgs) -> anyhow::Result
         .await
         .with_context(|| format!("{}: cannot read the file to upload", args.file.display()))?;
     let sha256 = hex::encode(Sha256::digest(&body));
-    let s3 = configured.s3_builder(&bucket).build().await?;
-    let uri = s3.uri(&key);
+    let s3 = target.open().await?;
+    let uri = s3.uri(key);
 
-    let existing = match s3.head(&key).await {
+    let existing = match s3.head(key).await {
         Ok(info) => Some(info),
         Err(StorageError::NotFound { .. }) => None,
         Err(err) => return Err(err.into()),
@@ -56,7 +56,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: UploadArgs) -> anyhow::Result
     let options = PutOptions {
         metadata: BTreeMap::from([(SHA256_METADATA.to_owned(), sha256.clone())]),
     };
-    let receipt = s3.put(&key, body.into(), options).await?;
+    let receipt = s3.put(key, body.into(), options).await?;
     report(&args, &uri, receipt.etag.as_deref(), &sha256, size, action)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,27 +2,17 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-use nasdaq_core::{Policy, Table, WriteOptions, write_table};
+use nasdaq_core::Policy;
+use nasdaq_data::Purpose;
 
 use crate::args::{GlobalArgs, ValidateArgs};
-use crate::load::{self, Load};
+use crate::load;
 
 pub(crate) async fn run(global: &GlobalArgs, args: ValidateArgs) -> anyhow::Result<ExitCode> {
-    let Load { loaded, .. } = load::run(global, &args.load, true).await?;
+    let mut options = load::options(global, &args.load, Purpose::Validate);
+    options.rejects = args.rejects.clone();
+    let loaded = load::run(global, &options).await?;
     let (report, quality) = (&loaded.report, &loaded.quality);
-    if let (Some(path), Some(rejects)) = (&args.rejects, &loaded.rejects) {
-        let table = Table {
-            schema: rejects.schema(),
-            batches: vec![rejects.clone()],
-        };
-        let path_owned = path.clone();
-        tokio::task::spawn_blocking(move || {
-            write_table(&table, &path_owned, &WriteOptions::default())
-        })
-        .await
-        .context("the writer stopped")??;
-    }
     if args.json {
         let json = serde_json::json!({
             "source": report.source,

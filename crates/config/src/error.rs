@@ -21,9 +21,7 @@ pub enum Error {
         expected: String,
     },
     /// A key that is not a setting.
-    #[error(
-        "unknown key {key} in {origin}: see `nasdaq-cli config show` or .env.example for the keys"
-    )]
+    #[error("unknown key {key} in {origin}: .env.example lists every key")]
     UnknownKey {
         /// The key as written.
         key: String,
@@ -61,9 +59,7 @@ pub enum Error {
         reason: String,
     },
     /// A local source file does not exist.
-    #[error(
-        "{path}: no such file; check the path, or run `nasdaq-cli fetch` without a source to load the bundled sample"
-    )]
+    #[error("{path}: no such file; check the path")]
     NoSuchFile {
         /// The path as given.
         path: String,

@@ -38,7 +38,6 @@ mod settings;
 mod spec;
 
 pub use error::{Error, Result};
-pub use open::ChainOptions;
 pub use settings::{
     CacheSettings, ConfigSources, Configured, DEFAULT_LOCAL_FALLBACK, DataSource, OutputSettings,
     RetrySettings, Secret, Settings, TimeoutSettings, describe,

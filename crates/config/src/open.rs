@@ -1,17 +1,14 @@
-//! Turning settings into storage values: S3 builders and opened sources.
+//! Turning settings into storage values: credential inputs, S3 builders,
+//! the cache directory. Which sources a load tries is planned by the
+//! `nasdaq-data` entry point from these values.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use nasdaq_core::Candidate;
-use nasdaq_storage::{
-    CacheMode, CachedSource, CredentialInputs, CredentialReport, DiskCache, MarketSource, Progress,
-    S3SourceBuilder, UnavailableSource,
-};
+use nasdaq_storage::{CredentialInputs, S3SourceBuilder};
 
+use crate::Configured;
 use crate::keys::by_env;
-use crate::{Configured, DataSource, Result, SourceSpec};
 
 /// Environment variables the credential chain reads besides the settings.
 pub(crate) const CHAIN_VARIABLES: &[&str] = &[
@@ -74,26 +71,21 @@ impl Configured {
                 Duration::from_secs(s.timeout.request_secs),
             )
     }
-}
 
-/// How a chain of sources is built.
-#[derive(Clone, Default)]
-pub struct ChainOptions {
-    /// Only the primary source: no secondary, no local fallback.
-    pub no_fallback: bool,
-    /// How the disk cache is used.
-    pub cache_mode: CacheMode,
-    /// Told of downloads into the cache as they arrive.
-    pub progress: Option<Arc<dyn Progress>>,
-}
-
-impl std::fmt::Debug for ChainOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChainOptions")
-            .field("no_fallback", &self.no_fallback)
-            .field("cache_mode", &self.cache_mode)
-            .field("progress", &self.progress.is_some())
-            .finish()
+    /// An S3 builder for the secondary `bucket`: the primary's settings with
+    /// the secondary's region and endpoint where they are set.
+    pub fn secondary_s3_builder(&self, bucket: &str) -> S3SourceBuilder {
+        let s = &self.settings;
+        let mut builder = self.s3_builder(bucket).with_region(
+            s.secondary
+                .region
+                .clone()
+                .unwrap_or_else(|| s.aws_region.clone()),
+        );
+        if let Some(endpoint) = &s.secondary.endpoint_url {
+            builder = builder.with_endpoint(Some(endpoint.clone()));
+        }
+        builder
     }
 }
 
@@ -112,120 +104,5 @@ impl Configured {
             .dir
             .clone()
             .unwrap_or_else(default_cache_dir)
-    }
-
-    /// One S3 candidate, cached when the cache is on; a source that cannot be
-    /// built stays in the chain as an [`UnavailableSource`] saying why.
-    async fn s3_candidate(
-        &self,
-        builder: S3SourceBuilder,
-        bucket: &str,
-        key: &str,
-        role: &str,
-        options: &ChainOptions,
-    ) -> Result<(Candidate, Option<CredentialReport>)> {
-        let endpoint = builder.endpoint();
-        let root = format!("s3://{bucket}");
-        let (inner, credentials): (Arc<dyn MarketSource>, _) =
-            if options.cache_mode == CacheMode::Offline {
-                let offline = std::io::Error::other("offline: no request is made");
-                (Arc::new(UnavailableSource::new(root, &offline)), None)
-            } else {
-                match builder.build().await {
-                    Ok(s3) => {
-                        let report = s3.credentials().clone();
-                        (Arc::new(s3) as Arc<dyn MarketSource>, Some(report))
-                    }
-                    Err(err) => (
-                        Arc::new(UnavailableSource::new(root, &err)) as Arc<dyn MarketSource>,
-                        None,
-                    ),
-                }
-            };
-        let source: Arc<dyn MarketSource> = if self.settings.cache.enabled {
-            let cache = DiskCache::open(self.cache_dir())?;
-            Arc::new(
-                CachedSource::new(inner, cache, endpoint)
-                    .with_mode(options.cache_mode)
-                    .with_resumes(self.settings.retry.max_retries as usize)
-                    .with_progress(options.progress.clone()),
-            )
-        } else {
-            inner
-        };
-        Ok((
-            Candidate {
-                source,
-                key: Some(key.to_owned()),
-                role: role.to_owned(),
-            },
-            credentials,
-        ))
-    }
-
-    /// The sources to try for `source`, in order: for S3 the primary bucket,
-    /// the secondary (if configured) and the local fallback file (both
-    /// unless `no_fallback`), S3 ones through the disk cache.
-    pub async fn chain(
-        &self,
-        source: &DataSource,
-        options: &ChainOptions,
-    ) -> Result<(Vec<Candidate>, String, Option<CredentialReport>)> {
-        match source {
-            DataSource::Sample => Ok((Vec::new(), String::new(), None)),
-            DataSource::Local(path) => {
-                let (source, key) = SourceSpec::open_file(path)?;
-                let candidate = Candidate {
-                    source,
-                    key: None,
-                    role: "primary".to_owned(),
-                };
-                Ok((vec![candidate], key, None))
-            }
-            DataSource::S3 { bucket, key } => {
-                let s = &self.settings;
-                let (primary, credentials) = self
-                    .s3_candidate(self.s3_builder(bucket), bucket, key, "primary", options)
-                    .await?;
-                let mut chain = vec![primary];
-                if options.no_fallback {
-                    return Ok((chain, key.clone(), credentials));
-                }
-                if let Some(secondary) = &s.secondary.bucket {
-                    let mut builder = self.s3_builder(secondary).with_region(
-                        s.secondary
-                            .region
-                            .clone()
-                            .unwrap_or_else(|| s.aws_region.clone()),
-                    );
-                    if let Some(endpoint) = &s.secondary.endpoint_url {
-                        builder = builder.with_endpoint(Some(endpoint.clone()));
-                    }
-                    let secondary_key = s.secondary.key.clone().unwrap_or_else(|| key.clone());
-                    let (candidate, _) = self
-                        .s3_candidate(builder, secondary, &secondary_key, "secondary", options)
-                        .await?;
-                    chain.push(candidate);
-                }
-                let fallback = s.local_fallback();
-                let candidate = match SourceSpec::open_file(&fallback) {
-                    Ok((source, file_key)) => Candidate {
-                        source,
-                        key: Some(file_key),
-                        role: "local fallback".to_owned(),
-                    },
-                    Err(err) => Candidate {
-                        source: Arc::new(UnavailableSource::new(
-                            fallback.display().to_string(),
-                            &err,
-                        )),
-                        key: Some(String::new()),
-                        role: "local fallback".to_owned(),
-                    },
-                };
-                chain.push(candidate);
-                Ok((chain, key.clone(), credentials))
-            }
-        }
     }
 }

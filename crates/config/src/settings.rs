@@ -485,7 +485,7 @@ impl Settings {
             VarsLayer::from_vars(Origin::Environment, sources.environment.iter().cloned());
         for name in unknown {
             warnings.push(format!(
-                "ignoring the environment variable {name}: not a nasdaq-data setting (see `nasdaq-cli config show`)"
+                "ignoring the environment variable {name}: not a nasdaq-data setting (.env.example lists them)"
             ));
         }
         figment = figment.merge(environment);

@@ -93,7 +93,10 @@ fn source_or_corrupt(err: std::io::Error, file: &str, codec: Codec) -> Error {
         .get_ref()
         .is_some_and(|inner| inner.is::<nasdaq_storage::Error>());
     let source = if from_source {
-        match err.into_inner().map(|inner| inner.downcast::<nasdaq_storage::Error>()) {
+        match err
+            .into_inner()
+            .map(|inner| inner.downcast::<nasdaq_storage::Error>())
+        {
             Some(Ok(storage)) => return Error::Storage(*storage),
             Some(Err(other)) => std::io::Error::other(other),
             None => std::io::Error::other("the decoder failed"),

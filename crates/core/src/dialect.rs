@@ -526,7 +526,7 @@ mod tests {
             None,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("--ticker"), "{err}");
+        assert!(err.to_string().contains("name the ticker"), "{err}");
     }
 
     #[test]

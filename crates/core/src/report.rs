@@ -147,10 +147,7 @@ pub struct LoadReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_label: Option<String>,
     /// Which provider supplied the credentials (S3 only; never a secret).
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "as_display"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "as_display")]
     pub credentials: Option<CredentialReport>,
     /// Where the table was written, if anywhere.
     pub output: Option<String>,

@@ -158,24 +158,19 @@ fn write_parquet(table: &Table, file: File, options: &WriteOptions) -> Result<()
     let properties = Arc::new(properties);
     let parquet_schema = ArrowSchemaConverter::new()
         .with_coerce_types(properties.coerce_types())
-        .convert(&schema)
-        ?;
+        .convert(&schema)?;
     let mut writer = SerializedFileWriter::new(
         BufWriter::new(file),
         parquet_schema.root_schema_ptr(),
         properties,
-    )
-    ?;
+    )?;
     let factory = ArrowRowGroupWriterFactory::new(&writer, schema.clone());
-    let all =
-        arrow::compute::concat_batches(&table.schema, &table.batches)?;
+    let all = arrow::compute::concat_batches(&table.schema, &table.batches)?;
     let rows = all.num_rows();
     let per_group = options.row_group_rows.max(1);
     for (index, start) in (0..rows).step_by(per_group).enumerate() {
         let group = all.slice(start, per_group.min(rows - start));
-        let writers = factory
-            .create_column_writers(index)
-            ?;
+        let writers = factory.create_column_writers(index)?;
         let chunks: Vec<ArrowColumnChunk> = writers
             .into_par_iter()
             .zip(group.columns().par_iter().zip(schema.fields().par_iter()))
@@ -185,13 +180,10 @@ fn write_parquet(table: &Table, file: File, options: &WriteOptions) -> Result<()
                 }
                 column_writer.close()
             })
-            .collect::<Result<_, _>>()
-            ?;
+            .collect::<Result<_, _>>()?;
         let mut row_group = writer.next_row_group()?;
         for chunk in chunks {
-            chunk
-                .append_to_row_group(&mut row_group)
-                ?;
+            chunk.append_to_row_group(&mut row_group)?;
         }
         row_group.close()?;
     }
@@ -211,13 +203,9 @@ fn with_metadata(table: &Table, metadata: &[(String, String)]) -> SchemaRef {
 
 fn write_ipc(table: &Table, file: File, metadata: &[(String, String)]) -> Result<(), WriteFailure> {
     let schema = with_metadata(table, metadata);
-    let mut writer = arrow::ipc::writer::FileWriter::try_new(BufWriter::new(file), &schema)
-        ?;
+    let mut writer = arrow::ipc::writer::FileWriter::try_new(BufWriter::new(file), &schema)?;
     for batch in &table.batches {
-        let batch = batch
-            .clone()
-            .with_schema(schema.clone())
-            ?;
+        let batch = batch.clone().with_schema(schema.clone())?;
         writer.write(&batch)?;
     }
     writer.finish()?;

@@ -122,7 +122,7 @@ async fn forcing_a_dialect_and_naming_the_ticker() {
         ),
         "{err}"
     );
-    assert!(err.to_string().contains("--ticker"), "{err}");
+    assert!(err.to_string().contains("name the ticker"), "{err}");
     let with_ticker = ParseOptions {
         ticker: Some("aapl".into()),
         ..Default::default()

@@ -360,7 +360,7 @@ fn profile_keys(file: &Path, section: &str) -> Result<ProfileKeys> {
         }),
         _ if props.contains_key("sso_session") || props.contains_key("sso_start_url") => {
             Ok(ProfileKeys::Missing(format!(
-                "[{section}] uses AWS SSO, which is not supported: run `aws configure export-credentials --profile ... --format env` and use those variables"
+                "[{section}] uses AWS SSO, which is not supported yet: export the profile's credentials with the AWS CLI (`aws configure export-credentials`) and use those variables"
             )))
         }
         _ if props.contains_key("role_arn") => Ok(ProfileKeys::Missing(format!(

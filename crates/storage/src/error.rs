@@ -85,6 +85,14 @@ pub enum Error {
         /// What is wrong and how to fix it.
         message: String,
     },
+    /// A plain-http endpoint, which was not allowed.
+    #[error(
+        "endpoint {endpoint} is plain http, which sends data unencrypted: set AWS_ALLOW_HTTP=true to allow it"
+    )]
+    PlainHttp {
+        /// The endpoint as configured.
+        endpoint: String,
+    },
     /// The bytes do not match the SHA-256 stored with the object.
     #[error(
         "{uri}: checksum mismatch: the object's metadata says SHA-256 {expected}, the bytes received hash to {actual}; the download was corrupted (nothing was cached)"

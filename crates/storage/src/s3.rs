@@ -152,10 +152,8 @@ impl S3SourceBuilder {
                 message: format!("AWS_ENDPOINT_URL {endpoint:?} is not a URL ({err}): write e.g. https://s3.example.com or http://127.0.0.1:9000"),
             })?;
             if parsed.scheme() == "http" && !self.allow_http {
-                return Err(Error::Config {
-                    message: format!(
-                        "endpoint {endpoint} is plain http, which sends data unencrypted: pass --allow-http or set AWS_ALLOW_HTTP=true to allow it"
-                    ),
+                return Err(Error::PlainHttp {
+                    endpoint: endpoint.clone(),
                 });
             }
         }

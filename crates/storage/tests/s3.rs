@@ -240,9 +240,7 @@ async fn plain_http_needs_permission_and_a_missing_bucket_is_named() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("plain http")
-            && err.contains("--allow-http")
-            && err.contains("AWS_ALLOW_HTTP=true"),
+        err.contains("plain http") && err.contains("AWS_ALLOW_HTTP=true"),
         "{err}"
     );
 

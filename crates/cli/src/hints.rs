@@ -1,0 +1,89 @@
+//! How a failure is printed: the library's message with its causes, plus
+//! the hint that names a flag or command of this CLI. The libraries say
+//! what went wrong in their own terms; only here do we know the flags.
+
+use nasdaq_core::Error as CoreError;
+use nasdaq_storage::Error as StorageError;
+
+/// The error with its causes on one line, then the CLI's hint, if any.
+pub(crate) fn render(err: &anyhow::Error) -> String {
+    let root: &(dyn std::error::Error + 'static) = err.as_ref();
+    let mut line = nasdaq_storage::error_chain(root);
+    if let Some(hint) = hint(err) {
+        line.push_str("; ");
+        line.push_str(hint);
+    }
+    line
+}
+
+/// The flag or command that fixes `err`, when there is one.
+fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    for cause in err.chain() {
+        if let Some(err) = cause.downcast_ref::<nasdaq_data::Error>() {
+            if let Some(hint) = err.load().and_then(core_hint) {
+                return Some(hint);
+            }
+            if let Some(hint) = err.storage().and_then(storage_hint) {
+                return Some(hint);
+            }
+            if let Some(hint) = err.config().and_then(config_hint) {
+                return Some(hint);
+            }
+        }
+        if let Some(hint) = cause.downcast_ref::<CoreError>().and_then(core_hint) {
+            return Some(hint);
+        }
+        if let Some(hint) = cause.downcast_ref::<StorageError>().and_then(storage_hint) {
+            return Some(hint);
+        }
+        if let Some(hint) = cause
+            .downcast_ref::<nasdaq_config::Error>()
+            .and_then(config_hint)
+        {
+            return Some(hint);
+        }
+    }
+    None
+}
+
+fn core_hint(err: &CoreError) -> Option<&'static str> {
+    match err {
+        CoreError::Quality { .. } => Some(
+            "run `nasdaq-cli validate` for the full report, or set the rule's policy with \
+             NASDAQ_QUALITY_<RULE> or [quality] in nasdaq.toml",
+        ),
+        CoreError::NoTicker { .. } | CoreError::MissingColumns { .. } => {
+            Some("pass --ticker SYMBOL for a one-ticker file")
+        }
+        CoreError::BadGlob { .. } | CoreError::NoFiles { .. } => {
+            Some("check --glob, or list the prefix with `nasdaq-cli ls`")
+        }
+        CoreError::UnknownDialect { .. } => Some("pass one of them to --dialect"),
+        CoreError::TooLarge { .. } => Some("raise NASDAQ_MAX_DECOMPRESSED_BYTES if it is genuine"),
+        CoreError::Storage(err) => storage_hint(err),
+        CoreError::AllSourcesFailed { last, .. } => core_hint(last),
+        _ => None,
+    }
+}
+
+fn storage_hint(err: &StorageError) -> Option<&'static str> {
+    match err {
+        StorageError::NotFound { .. } => Some("list what exists with `nasdaq-cli ls`"),
+        StorageError::AlreadyExists { .. } => Some("pass --force to overwrite it"),
+        StorageError::NotCached { .. } => Some("run once without --offline to fetch it"),
+        StorageError::WrongRegion { .. } => Some("or pass --region REGION"),
+        StorageError::PlainHttp { .. } => Some("or pass --allow-http"),
+        _ => None,
+    }
+}
+
+fn config_hint(err: &nasdaq_config::Error) -> Option<&'static str> {
+    match err {
+        nasdaq_config::Error::UnknownKey { .. } => Some("`nasdaq-cli config show` lists every key"),
+        nasdaq_config::Error::NoSuchFile { .. } => {
+            Some("run `nasdaq-cli fetch` without a source to load the bundled sample")
+        }
+        nasdaq_config::Error::Storage(err) => storage_hint(err),
+        _ => None,
+    }
+}

@@ -1,0 +1,62 @@
+//! The entry point's error: whichever layer failed, kept whole, so callers
+//! can ask it what happened and front ends can add their own hints.
+
+/// A result of the entry point.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The settings could not be read, or do not fit together.
+    #[error(transparent)]
+    Config(#[from] nasdaq_config::Error),
+    /// The load itself failed: a source, the data, or the write.
+    #[error(transparent)]
+    Load(#[from] nasdaq_core::Error),
+    /// A storage operation outside a load (listing, opening a location).
+    #[error(transparent)]
+    Storage(#[from] nasdaq_storage::Error),
+    /// A location that is not of the kind the operation needs.
+    #[error("{location}: {reason}")]
+    BadTarget {
+        /// The location as given.
+        location: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// A worker stopped unexpectedly (a bug).
+    #[error("internal error: {message}")]
+    Internal {
+        /// What happened.
+        message: String,
+    },
+}
+
+impl Error {
+    /// The storage error underneath, if a source failed.
+    pub fn storage(&self) -> Option<&nasdaq_storage::Error> {
+        match self {
+            Self::Storage(err) => Some(err),
+            Self::Load(err) => err.storage(),
+            Self::Config(nasdaq_config::Error::Storage(err)) => Some(err),
+            _ => None,
+        }
+    }
+
+    /// The engine's error, if the load failed there.
+    pub fn load(&self) -> Option<&nasdaq_core::Error> {
+        match self {
+            Self::Load(err) => Some(err),
+            _ => None,
+        }
+    }
+
+    /// The configuration error, if the settings were at fault.
+    pub fn config(&self) -> Option<&nasdaq_config::Error> {
+        match self {
+            Self::Config(err) => Some(err),
+            _ => None,
+        }
+    }
+}

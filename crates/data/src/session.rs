@@ -1,0 +1,332 @@
+//! A session: settings read once, then loads, listings and S3 targets
+//! planned from them. Every front end (the CLI, the Python package, a
+//! service) goes through here, so none assembles sources or reports itself.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use nasdaq_config::{ConfigSources, Configured, DataSource, Settings, SourceSpec, describe};
+use nasdaq_core::{
+    LoadRequest, Loaded, Loader, OutputFormat, ParseOptions, ReadOptions, RowFilter, RunFacts,
+    Table, WriteOptions, write_table,
+};
+use nasdaq_storage::{
+    CacheMode, MarketSource, ObjectStoreSource, Progress, S3Source, S3SourceBuilder,
+};
+use sha2::{Digest, Sha256};
+
+use crate::plan::{Fallback, PlanOptions, SourcePlan};
+use crate::{Error, Result};
+
+/// What a load is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Purpose {
+    /// Produce the table: an `error`-policy rule fails the load.
+    #[default]
+    Fetch,
+    /// Report on the data: rules only report, rejected rows are kept aside.
+    Validate,
+}
+
+/// One load as a front end states it: the source and what to keep of it.
+#[derive(Clone, Default)]
+pub struct LoadOptions {
+    /// A path, `file://` or `s3://` URL; none: the configured source.
+    pub source: Option<String>,
+    /// With a prefix: only objects whose name matches this glob.
+    pub glob: Option<String>,
+    /// Only these tickers (case-insensitive); empty: all.
+    pub tickers: Vec<String>,
+    /// Only bars on or after this date.
+    pub from: Option<NaiveDate>,
+    /// Only bars on or before this date.
+    pub to: Option<NaiveDate>,
+    /// The dialect to read as, instead of detecting it.
+    pub dialect: Option<String>,
+    /// The ticker of a one-ticker file without a ticker column.
+    pub ticker: Option<String>,
+    /// How far down the chain of sources the load may go.
+    pub fallback: Fallback,
+    /// How the disk cache is used.
+    pub cache_mode: CacheMode,
+    /// Fetch or validate.
+    pub purpose: Purpose,
+    /// Write the table here (Parquet, Arrow IPC or CSV by extension).
+    pub output: Option<PathBuf>,
+    /// Validating: write the rejected rows here.
+    pub rejects: Option<PathBuf>,
+    /// Told of bytes as they are read.
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+impl std::fmt::Debug for LoadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadOptions")
+            .field("source", &self.source)
+            .field("glob", &self.glob)
+            .field("tickers", &self.tickers)
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("dialect", &self.dialect)
+            .field("ticker", &self.ticker)
+            .field("fallback", &self.fallback)
+            .field("cache_mode", &self.cache_mode)
+            .field("purpose", &self.purpose)
+            .field("output", &self.output)
+            .field("rejects", &self.rejects)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl LoadOptions {
+    /// The configured source, every row, cache and fallback as configured.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads `source` (a path, `file://` or `s3://` URL) instead of the configured one.
+    pub fn with_source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// Keeps only these tickers.
+    pub fn with_tickers<I, S>(mut self, tickers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.tickers = tickers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Keeps only bars between `from` and `to`, both inclusive.
+    pub fn with_dates(mut self, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Self {
+        self.from = from;
+        self.to = to;
+        self
+    }
+
+    /// Writes the table to `path` as well.
+    pub fn with_output(mut self, path: impl Into<PathBuf>) -> Self {
+        self.output = Some(path.into());
+        self
+    }
+}
+
+/// An S3 object (or prefix) named by an argument or by the settings, with
+/// the builder the settings make for its bucket.
+#[derive(Debug, Clone)]
+pub struct S3Target {
+    /// The bucket.
+    pub bucket: String,
+    /// The key or prefix (may be empty).
+    pub key: String,
+    /// The S3 builder for the bucket, from the settings.
+    pub builder: S3SourceBuilder,
+}
+
+impl S3Target {
+    /// Resolves the credentials and opens the bucket.
+    pub async fn open(&self) -> Result<S3Source> {
+        Ok(self.builder.clone().build().await?)
+    }
+}
+
+/// Settings read once, and everything planned from them.
+#[derive(Debug, Clone)]
+pub struct Session {
+    configured: Configured,
+}
+
+impl Session {
+    /// The default layering read from this process: defaults < `nasdaq.toml`
+    /// < `.env` < the environment.
+    pub fn from_env() -> Result<Self> {
+        Self::from_sources(&ConfigSources::from_process())
+    }
+
+    /// The layering from `sources` (a working directory, an environment,
+    /// explicit files, overrides as the top layer).
+    pub fn from_sources(sources: &ConfigSources) -> Result<Self> {
+        Ok(Self::new(Settings::load(sources)?))
+    }
+
+    /// A session over settings read elsewhere.
+    pub fn new(configured: Configured) -> Self {
+        Self { configured }
+    }
+
+    /// The settings, with where each came from.
+    pub fn configured(&self) -> &Configured {
+        &self.configured
+    }
+
+    /// SHA-256 of every effective setting as `describe` shows it: secrets
+    /// appear only as set/unset, so the hash reveals nothing.
+    pub fn settings_hash(&self) -> String {
+        let mut hasher = Sha256::new();
+        for (spec, value, _) in describe(&self.configured) {
+            hasher.update(format!("{}={}\n", spec.env, value.unwrap_or_default()));
+        }
+        hex::encode(hasher.finalize())
+    }
+
+    /// What `source` names, or else what the settings name.
+    pub fn data_source(&self, source: Option<&str>) -> Result<DataSource> {
+        Ok(match source {
+            Some(text) => match SourceSpec::parse(text)? {
+                SourceSpec::File { path } => DataSource::Local(path),
+                SourceSpec::S3 { bucket, key } => DataSource::S3 { bucket, key },
+            },
+            None => self.configured.settings.data_source()?,
+        })
+    }
+
+    /// The sources a load of `options` would try, in order.
+    pub async fn plan(&self, options: &LoadOptions) -> Result<SourcePlan> {
+        let source = self.data_source(options.source.as_deref())?;
+        let plan_options = PlanOptions {
+            fallback: options.fallback,
+            cache_mode: options.cache_mode,
+            progress: options.progress.clone(),
+        };
+        SourcePlan::new(&self.configured, &source, &plan_options).await
+    }
+
+    /// Plans the sources, loads from the first that serves, writes the
+    /// output if asked, and returns the table with its complete report.
+    pub async fn load(&self, options: &LoadOptions) -> Result<Loaded> {
+        let started = Instant::now();
+        if let Some(output) = &options.output {
+            // Refuse a bad output name before any download.
+            OutputFormat::from_path(output)?;
+        }
+        let plan = self.plan(options).await?;
+        if let Some(credentials) = &plan.credentials {
+            tracing::info!(%credentials, "credentials");
+        }
+        tracing::info!(key = %plan.key, sources = plan.candidates.len(), "loading");
+        let settings = &self.configured.settings;
+        let validating = options.purpose == Purpose::Validate;
+        let tickers: BTreeSet<String> = options
+            .tickers
+            .iter()
+            .map(|t| t.trim().to_ascii_uppercase())
+            .filter(|t| !t.is_empty())
+            .collect();
+        let request = LoadRequest {
+            glob: options.glob.clone(),
+            parse: ParseOptions {
+                dialect: options.dialect.clone(),
+                ticker: options.ticker.clone(),
+                filter: RowFilter {
+                    tickers: (!tickers.is_empty()).then_some(tickers),
+                    from: options.from,
+                    to: options.to,
+                },
+            },
+            policies: settings.quality.clone(),
+            fail_on_error_rules: !validating,
+            collect_rejects: validating,
+            ..LoadRequest::new(plan.key.clone())
+        };
+        let read_options = ReadOptions {
+            max_decompressed: settings.max_decompressed_bytes,
+            progress: options.progress.clone(),
+            ..ReadOptions::default()
+        };
+        let mut loaded = Loader::chain(plan.candidates)
+            .with_read_options(read_options)
+            .load(&request)
+            .await?;
+        if let Some(output) = &options.output {
+            let write = WriteOptions {
+                compression: settings.output.compression,
+                metadata: loaded.report.metadata(),
+                ..WriteOptions::default()
+            };
+            write_blocking(loaded.table.clone(), output.clone(), write).await?;
+        }
+        if let (Some(path), Some(rejects)) = (&options.rejects, &loaded.rejects) {
+            let table = Table {
+                schema: rejects.schema(),
+                batches: vec![rejects.clone()],
+            };
+            write_blocking(table, path.clone(), WriteOptions::default()).await?;
+        }
+        loaded.report.attach(RunFacts {
+            source_label: plan.label,
+            credentials: plan.credentials,
+            settings_hash: Some(self.settings_hash()),
+            output: options.output.as_ref().map(|p| p.display().to_string()),
+            elapsed: Some(started.elapsed()),
+        });
+        Ok(loaded)
+    }
+
+    /// The S3 object or prefix `target` names (`s3://BUCKET/KEY`), or else
+    /// the configured bucket and key.
+    pub fn s3_target(&self, target: Option<&str>) -> Result<S3Target> {
+        let settings = &self.configured.settings;
+        let (bucket, key) = match target {
+            Some(text) => match SourceSpec::parse(text)? {
+                SourceSpec::S3 { bucket, key } => (bucket, key),
+                SourceSpec::File { .. } => {
+                    return Err(Error::BadTarget {
+                        location: text.to_owned(),
+                        reason: "expected s3://BUCKET/KEY".to_owned(),
+                    });
+                }
+            },
+            None => match &settings.aws_s3_bucket_name {
+                Some(bucket) => (bucket.clone(), settings.aws_s3_key.clone()),
+                None => {
+                    return Err(nasdaq_config::Error::Incomplete {
+                        message: "no bucket: name s3://BUCKET/KEY, or set AWS_S3_BUCKET_NAME \
+                                  (in .env or the environment)"
+                            .to_owned(),
+                    }
+                    .into());
+                }
+            },
+        };
+        let builder = self.configured.s3_builder(&bucket);
+        Ok(S3Target {
+            bucket,
+            key,
+            builder,
+        })
+    }
+
+    /// A place to list and the prefix in it: a local directory, an
+    /// `s3://BUCKET/PREFIX`, or else the configured bucket's root.
+    pub async fn listing(&self, location: Option<&str>) -> Result<(Arc<dyn MarketSource>, String)> {
+        if let Some(text) = location
+            && let SourceSpec::File { path } = SourceSpec::parse(text)?
+        {
+            return Ok((Arc::new(ObjectStoreSource::local(&path)?), String::new()));
+        }
+        let target = self.s3_target(location)?;
+        let prefix = if location.is_some() {
+            target.key.clone()
+        } else {
+            String::new()
+        };
+        Ok((Arc::new(target.open().await?), prefix))
+    }
+}
+
+/// Writes on a blocking thread: encoding is CPU-bound.
+async fn write_blocking(table: Table, path: PathBuf, options: WriteOptions) -> Result<()> {
+    tokio::task::spawn_blocking(move || write_table(&table, &path, &options))
+        .await
+        .map_err(|err| Error::Internal {
+            message: format!("the writer stopped: {err}"),
+        })??;
+    Ok(())
+}
