@@ -326,7 +326,7 @@ impl Loader {
                 .rules
                 .iter()
                 .filter(|r| r.policy == crate::Policy::Warn && r.count > 0)
-                .map(|r| (r.rule.to_owned(), r.count))
+                .map(|r| (r.rule.name().to_owned(), r.count))
                 .collect::<BTreeMap<_, _>>(),
             files: lineage,
             settings_hash: None,
