@@ -40,7 +40,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: ValidateArgs) -> anyhow::Resu
         for rule in &quality.rules {
             println!(
                 "{:<20} {:<6} {:>8}",
-                rule.rule,
+                rule.rule.name(),
                 rule.policy.to_string(),
                 rule.count
             );

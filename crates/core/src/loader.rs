@@ -294,7 +294,7 @@ impl Loader {
                     .rules
                     .iter()
                     .filter(|r| r.policy == crate::Policy::Warn && r.count > 0)
-                    .map(|r| (r.rule.to_string(), r.count))
+                    .map(|r| (r.rule.name().to_owned(), r.count))
                     .collect::<BTreeMap<_, _>>(),
                 files: lineage,
                 elapsed: started.elapsed(),

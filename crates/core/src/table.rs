@@ -90,12 +90,13 @@ pub(crate) struct Sorted {
     pub(crate) ranks: Vec<u32>,
     /// Distinct tickers.
     pub(crate) tickers: usize,
-    /// Duplicates (the later occurrence) and negative volumes, by row.
+    /// Negative volumes, by row (the parser alone sees them; duplicates are
+    /// the `unique_bar` rule's to find, in the sorted table).
     pub(crate) flags: Vec<Flag>,
 }
 
 /// Sorts the rows of all files by (date, ticker); equal pairs stay in file
-/// order, the later flagged as a duplicate of the first.
+/// order, so a duplicate follows the row it repeats.
 pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted> {
     let schema = schema::canonical();
     let mut origins_in: Vec<(u32, u64)> = Vec::new();
@@ -191,18 +192,6 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
         }
         flags.extend(negative_in.into_iter().map(|r| negative_flag(position[r])));
     }
-    for (new, pair) in order.windows(2).enumerate() {
-        let (a, b) = (pair[0] as usize, pair[1] as usize);
-        if day[a] == day[b] && ranks[a] == ranks[b] {
-            let (file, line) = origins_in[a];
-            let name = names.get(file as usize).map_or("", String::as_str);
-            flags.push(Flag {
-                rule: Rule::UniqueBar,
-                row: new + 1,
-                detail: format!("duplicate of {name}: line {line}"),
-            });
-        }
-    }
     let indices = UInt32Array::from(order);
     let sorted: Vec<ArrayRef> = columns
         .par_iter()
@@ -242,30 +231,75 @@ fn order_by_date_then_rank(day: &[i32], ranks: &[u32], min_day: i32, max_day: i3
         return keyed.into_iter().map(|(_, i)| i).collect();
     }
     let slot = |d: i32| (i64::from(d) - i64::from(min_day)) as usize;
-    let mut starts = vec![0usize; span + 1];
-    for &d in day {
-        starts[slot(d) + 1] += 1;
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    let mut next = starts.clone();
-    let mut placed = vec![(0u32, 0u32); day.len()];
-    for (row, &d) in day.iter().enumerate() {
-        let s = slot(d);
-        placed[next[s]] = (ranks[row], row as u32);
-        next[s] += 1;
-    }
+    let mut by_day = RowGroups::new(
+        day.len(),
+        span,
+        |row| slot(day[row]),
+        |row| (ranks[row], row as u32),
+    );
     // Sort each day's run by rank, days in parallel.
-    let mut runs: Vec<&mut [(u32, u32)]> = Vec::with_capacity(span);
-    let mut rest: &mut [(u32, u32)] = &mut placed;
-    for w in starts.windows(2) {
-        let (run, tail) = rest.split_at_mut(w[1] - w[0]);
-        runs.push(run);
-        rest = tail;
+    by_day
+        .groups_mut()
+        .par_iter_mut()
+        .for_each(|run| run.sort_unstable());
+    by_day.items.into_iter().map(|(_, row)| row).collect()
+}
+
+/// Items grouped by a small dense key (days of a date range, ticker ranks)
+/// with a stable counting sort: counting beats comparing when the keys are
+/// few, and within a group the items keep their rows' order. Sorting by date
+/// and walking each ticker's series both group this way.
+pub(crate) struct RowGroups<T> {
+    /// Group `k` is `items[starts[k]..starts[k + 1]]`.
+    starts: Vec<usize>,
+    /// The items, group after group.
+    items: Vec<T>,
+}
+
+impl<T: Clone + Default> RowGroups<T> {
+    /// Groups `item(row)` of rows `0..rows` by `key(row)`, which must be
+    /// below `groups`.
+    pub(crate) fn new(
+        rows: usize,
+        groups: usize,
+        key: impl Fn(usize) -> usize,
+        item: impl Fn(usize) -> T,
+    ) -> Self {
+        let mut starts = vec![0usize; groups + 1];
+        for row in 0..rows {
+            starts[key(row) + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut next = starts.clone();
+        let mut items = vec![T::default(); rows];
+        for row in 0..rows {
+            let k = key(row);
+            items[next[k]] = item(row);
+            next[k] += 1;
+        }
+        Self { starts, items }
     }
-    runs.par_iter_mut().for_each(|run| run.sort_unstable());
-    placed.into_iter().map(|(_, row)| row).collect()
+}
+
+impl<T> RowGroups<T> {
+    /// The groups in key order, empty ones included.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[T]> {
+        self.starts.windows(2).map(|w| &self.items[w[0]..w[1]])
+    }
+
+    /// The groups in key order, each mutable on its own (to sort them in parallel).
+    fn groups_mut(&mut self) -> Vec<&mut [T]> {
+        let mut groups = Vec::with_capacity(self.starts.len().saturating_sub(1));
+        let mut rest: &mut [T] = &mut self.items;
+        for w in self.starts.windows(2) {
+            let (group, tail) = rest.split_at_mut(w[1] - w[0]);
+            groups.push(group);
+            rest = tail;
+        }
+        groups
+    }
 }
 
 /// Cuts a batch into zero-copy slices of [`BATCH_ROWS`].
@@ -275,4 +309,29 @@ pub(crate) fn slices(all: &RecordBatch) -> Vec<RecordBatch> {
         .step_by(BATCH_ROWS)
         .map(|start| all.slice(start, BATCH_ROWS.min(total - start)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_groups_keep_row_order_within_a_key() {
+        let keys = [2usize, 0, 2, 1, 0, 2];
+        let groups = RowGroups::new(keys.len(), 4, |row| keys[row], |row| row);
+        let got: Vec<&[usize]> = groups.iter().collect();
+        let expected: [&[usize]; 4] = [&[1, 4], &[3], &[0, 2, 5], &[]];
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn rows_sort_by_date_then_rank_stably() {
+        let day = [5, 3, 5, 3, 4, 3];
+        let ranks = [0, 1, 0, 0, 2, 1];
+        // Rows 1 and 5 are the same pair: file order is kept.
+        assert_eq!(
+            order_by_date_then_rank(&day, &ranks, 3, 5),
+            [3, 1, 5, 4, 0, 2]
+        );
+    }
 }

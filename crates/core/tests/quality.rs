@@ -24,7 +24,7 @@ async fn load(policies: Policies, fail: bool) -> Result<Loaded, Error> {
 async fn each_rule_finds_its_violation_with_file_and_line() {
     let loaded = load(Policies::default(), false).await.unwrap();
     let q = &loaded.quality;
-    let outcome = |rule: Rule| q.rules.iter().find(|r| r.rule == rule.name()).unwrap();
+    let outcome = |rule: Rule| q.rules.iter().find(|r| r.rule == rule).unwrap();
     let expected = [
         (Rule::OhlcConsistent, 1, Some(5), "OHLC"),
         (Rule::PositivePrices, 1, Some(6), "ZERO"),
