@@ -59,7 +59,6 @@ fn core_hint(err: &CoreError) -> Option<&'static str> {
             Some("check --glob, or list the prefix with `nasdaq-cli ls`")
         }
         CoreError::UnknownDialect { .. } => Some("pass one of them to --dialect"),
-        CoreError::TooLarge { .. } => Some("raise NASDAQ_MAX_DECOMPRESSED_BYTES if it is genuine"),
         CoreError::Storage(err) => storage_hint(err),
         CoreError::AllSourcesFailed { last, .. } => core_hint(last),
         _ => None,

@@ -179,7 +179,7 @@ pub enum Error {
     },
     /// Compressed data that decodes to more than the configured cap.
     #[error(
-        "{file}: decompresses to more than {cap} bytes, the configured cap; refusing a possible decompression bomb"
+        "{file}: decompresses to more than {cap} bytes, the configured cap (NASDAQ_MAX_DECOMPRESSED_BYTES); refusing a possible decompression bomb"
     )]
     TooLarge {
         /// The object's address.

@@ -287,7 +287,9 @@ impl Loader {
         Ok(Read {
             table,
             facts: EngineFacts {
-                requested_uri: source.uri(&request.key),
+                // Only a load of several files is named by its prefix; asking
+                // the source for an address it does not need is a call too.
+                requested_uri: (lineage.len() != 1).then(|| source.uri(&request.key)),
                 summary,
                 rejected: quality.rejected(),
                 warnings: quality

@@ -103,17 +103,15 @@ pub struct RunFacts {
     pub credentials: Option<CredentialReport>,
     /// SHA-256 of the effective settings (secrets only as set/unset).
     pub settings_hash: Option<String>,
-    /// Where the table was written.
+    /// Where the table is written.
     pub output: Option<String>,
-    /// Wall time of the whole run, load and write.
-    pub elapsed: Option<Duration>,
 }
 
 /// What the engine found, from which the report is derived.
 #[derive(Debug, Clone)]
 pub(crate) struct EngineFacts {
-    /// The address asked for (a prefix's, with several files).
-    pub(crate) requested_uri: String,
+    /// The prefix's address, when the load read other than one file.
+    pub(crate) requested_uri: Option<String>,
     /// The table's shape.
     pub(crate) summary: Summary,
     /// Data rows read, kept, rejected per rule, warned per rule.
@@ -235,7 +233,10 @@ impl LoadReport {
         dialects.dedup();
         Self {
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-            source: single.map_or(requested_uri, |f| f.uri.clone()),
+            source: match single {
+                Some(file) => file.uri.clone(),
+                None => requested_uri.unwrap_or_default(),
+            },
             served_by,
             fallbacks,
             cache: single.and_then(|f| f.cache.clone()),
@@ -271,15 +272,16 @@ impl LoadReport {
             credentials,
             settings_hash,
             output,
-            elapsed,
         } = run;
         self.source_label = source_label;
         self.credentials = credentials;
         self.settings_hash = settings_hash;
         self.output = output;
-        if let Some(elapsed) = elapsed {
-            self.elapsed_ms = elapsed.as_millis() as u64;
-        }
+    }
+
+    /// Records the wall time of the whole run (load and write), known only at its end.
+    pub fn finish(&mut self, elapsed: Duration) {
+        self.elapsed_ms = elapsed.as_millis() as u64;
     }
 
     /// "N tickers, FIRST to LAST", for summaries.

@@ -55,7 +55,7 @@ mod tests {
         let loaded = super::load_my_data(&sources).await.unwrap();
         assert_eq!(loaded.report.rows, 2, "NVDA filtered out");
         assert_eq!(loaded.report.served_by, Role::Primary);
-        assert_eq!(loaded.report.source, csv.display().to_string());
+        assert_eq!(loaded.report.source, format!("file://{}", csv.display()));
         assert!(loaded.report.settings_hash.is_some());
     }
 }

@@ -244,6 +244,14 @@ impl Session {
             .with_read_options(read_options)
             .load(&request)
             .await?;
+        // Attached before writing, so the report stored in the output's
+        // metadata names the run's facts too.
+        loaded.report.attach(RunFacts {
+            source_label: plan.label,
+            credentials: plan.credentials,
+            settings_hash: Some(self.settings_hash()),
+            output: options.output.as_ref().map(|p| p.display().to_string()),
+        });
         if let Some(output) = &options.output {
             let write = WriteOptions {
                 compression: settings.output.compression,
@@ -259,13 +267,7 @@ impl Session {
             };
             write_blocking(table, path.clone(), WriteOptions::default()).await?;
         }
-        loaded.report.attach(RunFacts {
-            source_label: plan.label,
-            credentials: plan.credentials,
-            settings_hash: Some(self.settings_hash()),
-            output: options.output.as_ref().map(|p| p.display().to_string()),
-            elapsed: Some(started.elapsed()),
-        });
+        loaded.report.finish(started.elapsed());
         Ok(loaded)
     }
 

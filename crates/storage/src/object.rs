@@ -78,11 +78,6 @@ impl ObjectStoreSource {
         Self::new(Arc::new(InMemory::new()), "memory://")
     }
 
-    /// The underlying store.
-    pub fn store(&self) -> &Arc<dyn ObjectStore> {
-        &self.store
-    }
-
     fn path(&self, key: &str) -> Result<ObjectPath> {
         ObjectPath::parse(key).map_err(|err| Error::InvalidKey {
             key: key.to_owned(),

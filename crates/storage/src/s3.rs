@@ -249,6 +249,7 @@ impl S3SourceBuilder {
 #[derive(Clone)]
 pub struct S3Source {
     inner: ObjectStoreSource,
+    // Kept for Debug output: which bucket, region and endpoint a source talks to.
     bucket: String,
     region: String,
     endpoint: String,
@@ -259,21 +260,6 @@ impl S3Source {
     /// Which provider supplied the credentials (never the secret).
     pub fn credentials(&self) -> &CredentialReport {
         &self.credentials
-    }
-
-    /// The bucket.
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
-    /// The region.
-    pub fn region(&self) -> &str {
-        &self.region
-    }
-
-    /// The endpoint requests go to.
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
     }
 }
 
