@@ -138,6 +138,9 @@ impl Debug for Fetched {
 ///   lexicographic key order;
 /// - after `put` returns, `get` yields exactly the bytes put, and `head` the
 ///   metadata put (where the backend stores metadata).
+///
+/// `Box<T>` and `Arc<T>` of a source (`dyn MarketSource` included) are
+/// sources too, forwarding every call.
 #[async_trait]
 pub trait MarketSource: Display + Debug + Send + Sync + 'static {
     /// The full address of `key` in this source, e.g. `s3://bucket/key`.
@@ -177,3 +180,39 @@ pub trait MarketSourceExt: MarketSource {
 }
 
 impl<T: MarketSource + ?Sized> MarketSourceExt for T {}
+
+/// Forwards every method to the source behind the pointer, so that
+/// `Box<dyn MarketSource>`, `Arc<dyn MarketSource>` (and boxes or arcs of a
+/// concrete source) are themselves sources: they can be passed wherever a
+/// `&dyn MarketSource` or an `impl MarketSource` is expected, as object_store
+/// does for `ObjectStore`.
+macro_rules! forward_impl {
+    ($pointer:ty) => {
+        #[async_trait]
+        #[deny(clippy::missing_trait_methods)]
+        impl<T: MarketSource + ?Sized> MarketSource for $pointer {
+            fn uri(&self, key: &str) -> String {
+                T::uri(self, key)
+            }
+
+            async fn get(&self, key: &str, options: GetOptions) -> Result<Fetched> {
+                T::get(self, key, options).await
+            }
+
+            async fn head(&self, key: &str) -> Result<ObjectInfo> {
+                T::head(self, key).await
+            }
+
+            async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+                T::list(self, prefix).await
+            }
+
+            async fn put(&self, key: &str, body: Bytes, options: PutOptions) -> Result<PutReceipt> {
+                T::put(self, key, body, options).await
+            }
+        }
+    };
+}
+
+forward_impl!(std::boxed::Box<T>);
+forward_impl!(std::sync::Arc<T>);

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
+use nasdaq_storage::cache::SHA256_METADATA;
 use nasdaq_storage::{Error, GetOptions, MarketSource, MarketSourceExt, PutOptions};
 
 /// Runs every scenario. `stores_metadata` is false for backends that drop user metadata.
@@ -243,8 +244,21 @@ pub async fn large_put_roundtrip(source: &dyn MarketSource) {
 }
 
 /// User metadata put comes back from head and get.
+///
+/// The `sha256` entry is the body's true SHA-256: that key is the one
+/// `nasdaq-cli upload` writes and the disk cache checks downloads against, so
+/// a made-up value would be (rightly) refused by a caching source as a
+/// corrupted download rather than test the round trip. `origin` is metadata
+/// no layer interprets.
 pub async fn metadata_roundtrip(source: &dyn MarketSource) {
-    let metadata = BTreeMap::from([("sha256".to_owned(), "ab12".to_owned())]);
+    let metadata = BTreeMap::from([
+        (
+            SHA256_METADATA.to_owned(),
+            // SHA-256 of the body `x`.
+            "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881".to_owned(),
+        ),
+        ("origin".to_owned(), "conformance".to_owned()),
+    ]);
     source
         .put(
             "meta/g.csv",

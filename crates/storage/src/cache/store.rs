@@ -1,0 +1,265 @@
+//! The cache directory: where entries live, how they are read, checked,
+//! cleared, committed atomically and locked against concurrent downloads.
+//!
+//! This file owns the layout (`<hash>.data`, `<hash>.json`, `<hash>.lock`,
+//! `.<hash>.*.partial`); the other cache files go through it rather than
+//! building paths themselves.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tempfile::NamedTempFile;
+
+use crate::{Error, Result};
+
+/// What is stored about one cached object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheEntry {
+    /// The object's address.
+    pub uri: String,
+    /// The object's key in its source.
+    pub key: String,
+    /// Its ETag when fetched.
+    pub etag: Option<String>,
+    /// Its version id when fetched.
+    pub version: Option<String>,
+    /// Its size.
+    pub size: u64,
+    /// SHA-256 of the cached bytes.
+    pub sha256: String,
+    /// When the object was last modified, RFC 3339.
+    pub last_modified: String,
+    /// When it was fetched, RFC 3339.
+    pub fetched_at: String,
+    /// Its user metadata.
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// The result of checking one entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryCheck {
+    /// The entry's file stem (the hash).
+    pub id: String,
+    /// The object's address, when the entry's description is readable.
+    pub uri: Option<String>,
+    /// `None` when sound; else what is wrong.
+    pub problem: Option<String>,
+}
+
+/// A cache directory.
+#[derive(Debug, Clone)]
+pub struct DiskCache {
+    dir: PathBuf,
+}
+
+impl DiskCache {
+    /// The cache in `dir`, created (mode 0700) when missing.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = dir.into();
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|source| Error::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        Ok(Self { dir })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The entry id of an address: SHA-256 of it, hex.
+    pub(super) fn id(address: &str) -> String {
+        hex::encode(Sha256::digest(address.as_bytes()))
+    }
+
+    /// The data, description and lock files of entry `id`.
+    pub(super) fn paths(&self, id: &str) -> (PathBuf, PathBuf, PathBuf) {
+        (
+            self.dir.join(format!("{id}.data")),
+            self.dir.join(format!("{id}.json")),
+            self.dir.join(format!("{id}.lock")),
+        )
+    }
+
+    pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+        move |source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// The entry of `id`, when both its files are there and agree on the size.
+    pub(super) fn read_entry(&self, id: &str) -> Option<CacheEntry> {
+        let (data, meta, _) = self.paths(id);
+        let entry: CacheEntry = serde_json::from_slice(&std::fs::read(meta).ok()?).ok()?;
+        let size = std::fs::metadata(data).ok()?.len();
+        (size == entry.size).then_some(entry)
+    }
+
+    /// Every entry, sorted by address.
+    pub fn entries(&self) -> Result<Vec<CacheEntry>> {
+        let mut entries: Vec<CacheEntry> = self
+            .ids()?
+            .iter()
+            .filter_map(|id| self.read_entry(id))
+            .collect();
+        entries.sort_by(|a, b| a.uri.cmp(&b.uri));
+        Ok(entries)
+    }
+
+    fn ids(&self) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = std::fs::read_dir(&self.dir)
+            .map_err(Self::io(&self.dir))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".json")
+                    .or_else(|| name.strip_suffix(".data"))
+                    .map(str::to_owned)
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Re-hashes every entry; reports the unsound ones (and stray temp files).
+    pub fn verify(&self) -> Result<Vec<EntryCheck>> {
+        let mut checks = Vec::new();
+        for id in self.ids()? {
+            let (data, meta, _) = self.paths(&id);
+            let entry: Option<CacheEntry> = std::fs::read(&meta)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            let problem = match &entry {
+                None => Some("description missing or unreadable".to_owned()),
+                Some(entry) => match std::fs::read(&data) {
+                    Err(err) => Some(format!("data unreadable: {err}")),
+                    Ok(bytes) if bytes.len() as u64 != entry.size => Some(format!(
+                        "size {} differs from the recorded {}",
+                        bytes.len(),
+                        entry.size
+                    )),
+                    Ok(bytes) => {
+                        let actual = hex::encode(Sha256::digest(&bytes));
+                        (actual != entry.sha256).then(|| {
+                            format!(
+                                "SHA-256 {actual} differs from the recorded {}",
+                                entry.sha256
+                            )
+                        })
+                    }
+                },
+            };
+            checks.push(EntryCheck {
+                id,
+                uri: entry.map(|e| e.uri),
+                problem,
+            });
+        }
+        for stray in std::fs::read_dir(&self.dir)
+            .map_err(Self::io(&self.dir))?
+            .flatten()
+        {
+            let name = stray.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".partial") {
+                checks.push(EntryCheck {
+                    id: name,
+                    uri: None,
+                    problem: Some("a partial download left behind".to_owned()),
+                });
+            }
+        }
+        Ok(checks)
+    }
+
+    /// Removes every entry; returns how many.
+    pub fn clear(&self) -> Result<usize> {
+        let ids = self.ids()?;
+        for entry in std::fs::read_dir(&self.dir)
+            .map_err(Self::io(&self.dir))?
+            .flatten()
+        {
+            let path = entry.path();
+            if path.is_file() {
+                std::fs::remove_file(&path).map_err(Self::io(&path))?;
+            }
+        }
+        Ok(ids.len())
+    }
+
+    /// A new temp file for entry `id`, deleted unless committed.
+    ///
+    /// It lives in the cache directory so that committing it is a rename on
+    /// one file system, and its `.partial` suffix lets [`Self::verify`] name
+    /// one left behind by a killed process.
+    pub(super) fn partial(&self, id: &str) -> Result<NamedTempFile> {
+        tempfile::Builder::new()
+            .prefix(&format!(".{id}."))
+            .suffix(".partial")
+            .tempfile_in(&self.dir)
+            .map_err(Self::io(&self.dir))
+    }
+
+    /// Makes `data` (a synced [`Self::partial`] file holding the verified
+    /// bytes) and `entry` the entry `id`.
+    pub(super) fn commit(&self, id: &str, entry: &CacheEntry, data: NamedTempFile) -> Result<()> {
+        let (data_path, meta, _) = self.paths(id);
+        // The description is written first and the data renamed last: a
+        // reader sees a complete entry or none (sizes must agree).
+        let mut meta_temp = self.partial(id)?;
+        let json = serde_json::to_vec_pretty(entry).map_err(|err| Error::Io {
+            path: meta.display().to_string(),
+            source: std::io::Error::other(err),
+        })?;
+        meta_temp.write_all(&json).map_err(Self::io(&meta))?;
+        meta_temp.as_file().sync_all().map_err(Self::io(&meta))?;
+        let _ = std::fs::remove_file(&data_path);
+        meta_temp
+            .persist(&meta)
+            .map_err(|e| Self::io(&meta)(e.error))?;
+        data.persist(&data_path)
+            .map_err(|e| Self::io(&data_path)(e.error))?;
+        Ok(())
+    }
+}
+
+/// An exclusive lock on one entry, released on drop.
+pub(super) struct EntryLock(File);
+
+impl EntryLock {
+    /// Waits (off the async threads) until this process holds entry `id`'s lock.
+    pub(super) async fn acquire(cache: &DiskCache, id: &str) -> Result<Self> {
+        let (_, _, path) = cache.paths(id);
+        tokio::task::spawn_blocking(move || {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(DiskCache::io(&path))?;
+            file.lock().map_err(DiskCache::io(&path))?;
+            Ok(Self(file))
+        })
+        .await
+        .map_err(|err| Error::Io {
+            path: "cache lock".to_owned(),
+            source: std::io::Error::other(err),
+        })?
+    }
+}
+
+impl Drop for EntryLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
