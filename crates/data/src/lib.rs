@@ -24,15 +24,19 @@
 //! # });
 //! ```
 
+mod check;
 mod error;
 pub mod plan;
 mod sample;
 mod session;
+mod upload;
 
+pub use check::{CheckReport, CheckStep};
 pub use error::{Error, Result};
 pub use plan::{Fallback, PlanOptions, SourcePlan};
 pub use sample::{SAMPLE_KEY, SAMPLE_PATH};
 pub use session::{LoadOptions, Purpose, S3Target, Session};
+pub use upload::{UploadAction, UploadReport};
 
 pub use nasdaq_config::{ConfigSources, Configured, Settings};
 pub use nasdaq_core::{LoadReport, Loaded, Role};
