@@ -71,7 +71,7 @@ fn show(global: &GlobalArgs, json: bool) -> anyhow::Result<ExitCode> {
                     "key": spec.env,
                     "path": spec.path,
                     "value": value,
-                    "origin": origin,
+                    "origin": origin.to_string(),
                 })
             })
             .collect();

@@ -81,13 +81,10 @@ pub(crate) fn from_figment(err: figment::Error, figment: &figment::Figment) -> E
     let profile = err.profile.clone().unwrap_or_default();
     let (origin, name) = match &err.metadata {
         Some(metadata) => {
-            let origin = match &metadata.source {
-                Some(source) if metadata.name.contains("TOML") => format!("{source}"),
-                _ => match metadata.name.as_ref() {
-                    "environment" => "environment".to_owned(),
-                    "command line" => "command line".to_owned(),
-                    other => other.to_owned(),
-                },
+            let origin = match crate::layers::Origin::of(metadata) {
+                Some(origin) => origin.to_string(),
+                // A provider the embedding program merged: figment's name for it.
+                None => metadata.name.to_string(),
             };
             (origin, metadata.interpolate(&profile, &err.path))
         }

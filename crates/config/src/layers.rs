@@ -1,21 +1,112 @@
 //! Figment providers for variables: the environment, a `.env` file, and
 //! command-line flags. All three map names to settings keys through
 //! [`crate::keys::KEYS`], so each value knows the exact name it was set by.
+//!
+//! [`Origin`] names every layer the loader merges; its figment metadata is
+//! written here, and read back by [`Origin::of`], so that provenance and
+//! error messages work from the typed origin, never from parsed names.
 
+use std::path::PathBuf;
+
+use figment::providers::{Format, Toml};
 use figment::value::{Dict, Map, Value};
-use figment::{Metadata, Profile, Provider};
+use figment::{Metadata, Profile, Provider, Source};
 
 use crate::keys::{self, KeySpec};
+use crate::settings::Provenance;
 
-/// Where a layer of variables came from.
+/// Where a layer of the default layering came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Origin {
+    /// [`crate::Settings::default()`].
+    Defaults,
+    /// A TOML config file at this path.
+    ConfigFile(PathBuf),
+    /// A `.env` file at this path.
+    DotEnv(PathBuf),
     /// The process environment.
     Environment,
-    /// A `.env` file at this path.
-    DotEnv(String),
     /// Command-line flags.
     Flags,
+}
+
+impl Origin {
+    /// The figment metadata of this origin's layer.
+    pub(crate) fn metadata(&self) -> Metadata {
+        let metadata = match self {
+            Self::Defaults => return Metadata::named("default"),
+            // figment's own TOML provider reads the file and names its layer.
+            Self::ConfigFile(path) => return Toml::file_exact(path).metadata(),
+            // The source lets `Origin::of` recover the path without reading the name.
+            Self::DotEnv(path) => {
+                Metadata::from(format!(".env ({})", path.display()), path.as_path())
+            }
+            Self::Environment => Metadata::named("environment"),
+            Self::Flags => Metadata::named("command line"),
+        };
+        let origin = self.clone();
+        metadata.interpolater(move |_: &Profile, path: &[&str]| {
+            let path = path.join(".");
+            match keys::by_path(&path) {
+                Some(spec) => origin.key_name(spec).to_owned(),
+                None => path,
+            }
+        })
+    }
+
+    /// The origin of a layer this crate merged, recognised by its metadata;
+    /// `None` for a provider someone else merged.
+    pub(crate) fn of(metadata: &Metadata) -> Option<Self> {
+        let candidates = match &metadata.source {
+            Some(Source::File(path)) => {
+                vec![Self::ConfigFile(path.clone()), Self::DotEnv(path.clone())]
+            }
+            _ => vec![Self::Defaults, Self::Environment, Self::Flags],
+        };
+        // figment compares metadata by name and source.
+        candidates
+            .into_iter()
+            .find(|origin| origin.metadata() == *metadata)
+    }
+
+    /// The name `spec` has in this layer: `NASDAQ_TIMEOUT_SECS`, `--timeout`.
+    pub(crate) fn key_name(&self, spec: &KeySpec) -> &'static str {
+        match self {
+            Self::Defaults | Self::ConfigFile(_) => spec.path,
+            Self::DotEnv(_) | Self::Environment => spec.env,
+            // A key without a flag of its own can still arrive as a flag value.
+            Self::Flags => spec.flag.unwrap_or(spec.env),
+        }
+    }
+
+    /// Where this layer says `spec` was set.
+    pub(crate) fn provenance(&self, spec: &KeySpec) -> Provenance {
+        match self {
+            Self::Defaults => Provenance::Default,
+            Self::ConfigFile(path) => Provenance::ConfigFile { path: path.clone() },
+            Self::DotEnv(path) => Provenance::DotEnv { path: path.clone() },
+            Self::Environment => Provenance::Environment {
+                variable: self.key_name(spec),
+            },
+            Self::Flags => Provenance::Flag {
+                flag: self.key_name(spec),
+            },
+        }
+    }
+}
+
+/// The layer as error messages name it: `environment`, `command line`,
+/// `.env (/path/.env)`, the config file's path.
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Defaults => Provenance::Default.fmt(f),
+            Self::ConfigFile(path) => Provenance::ConfigFile { path: path.clone() }.fmt(f),
+            Self::DotEnv(path) => Provenance::DotEnv { path: path.clone() }.fmt(f),
+            Self::Environment => f.write_str("environment"),
+            Self::Flags => f.write_str("command line"),
+        }
+    }
 }
 
 /// A set of (key, value) pairs from one origin.
@@ -59,19 +150,7 @@ const IGNORED: &[&str] = &["NASDAQ_CONFIG", "NASDAQ_ENV_FILE"];
 
 impl Provider for VarsLayer {
     fn metadata(&self) -> Metadata {
-        let (name, origin) = match &self.origin {
-            Origin::Environment => ("environment".to_owned(), self.origin.clone()),
-            Origin::DotEnv(path) => (format!(".env ({path})"), self.origin.clone()),
-            Origin::Flags => ("command line".to_owned(), self.origin.clone()),
-        };
-        Metadata::named(name).interpolater(move |_: &Profile, path: &[&str]| {
-            let path = path.join(".");
-            match keys::by_path(&path) {
-                Some(spec) if origin == Origin::Flags => spec.flag.unwrap_or(spec.env).to_owned(),
-                Some(spec) => spec.env.to_owned(),
-                None => path,
-            }
-        })
+        self.origin.metadata()
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
@@ -127,4 +206,23 @@ pub(crate) fn read_dotenv(path: &std::path::Path) -> Result<Vec<(String, String)
         }
     }
     Ok(vars)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_origin_is_recognised_by_its_own_metadata() {
+        for origin in [
+            Origin::Defaults,
+            Origin::ConfigFile("/srv/app/nasdaq.toml".into()),
+            Origin::DotEnv("/srv/app/.env".into()),
+            Origin::Environment,
+            Origin::Flags,
+        ] {
+            assert_eq!(Origin::of(&origin.metadata()), Some(origin));
+        }
+        assert_eq!(Origin::of(&Metadata::named("nasdaq-data settings")), None);
+    }
 }

@@ -10,7 +10,7 @@
 //! The Python loader's keys (`AWS_S3_BUCKET_NAME`, `AWS_S3_KEY`, `AWS_REGION`,
 //! `USE_S3`, `LOCAL_FALLBACK`, the AWS credentials) are accepted as they are;
 //! our own keys are `NASDAQ_*`. Every value knows where it was set
-//! ([`Configured::origin`]); [`keys::KEYS`] lists them all.
+//! ([`Configured::provenance`]); [`keys::KEYS`] lists them all.
 //!
 //! Library use follows figment's advice for library authors:
 //!
@@ -40,6 +40,6 @@ mod spec;
 pub use error::{Error, Result};
 pub use settings::{
     CacheSettings, ConfigSources, Configured, DEFAULT_LOCAL_FALLBACK, DataSource, OutputSettings,
-    RetrySettings, Secret, Settings, TimeoutSettings, describe,
+    Provenance, RetrySettings, SecondarySettings, Secret, Settings, TimeoutSettings, describe,
 };
 pub use spec::SourceSpec;

@@ -42,7 +42,7 @@ impl Configured {
                 .map(|x| x.expose().to_owned()),
             session_token: s.aws_session_token.as_ref().map(|x| x.expose().to_owned()),
             keys_origin: by_env("AWS_ACCESS_KEY_ID")
-                .map(|spec| self.origin(spec))
+                .map(|spec| self.provenance(spec).to_string())
                 .unwrap_or_default(),
             profile: s.aws_profile.clone(),
             shared_credentials_file: s.aws_shared_credentials_file.clone(),

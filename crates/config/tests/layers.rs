@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use nasdaq_config::keys::by_env;
-use nasdaq_config::{ConfigSources, Configured, DataSource, Error, Settings};
+use nasdaq_config::{ConfigSources, Configured, DataSource, Error, Provenance, Settings};
 
 fn sources(dir: &Path, env: &[(&str, &str)]) -> ConfigSources {
     ConfigSources {
@@ -30,7 +30,7 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 }
 
 fn origin(configured: &Configured, env: &str) -> String {
-    configured.origin(by_env(env).unwrap())
+    configured.provenance(by_env(env).unwrap()).to_string()
 }
 
 #[test]
@@ -360,4 +360,23 @@ fn settings_figment_reads_the_process_layers_in_a_jail() {
         );
         Ok(())
     });
+}
+
+#[test]
+fn a_provider_merged_by_the_program_is_named_by_figment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Settings::load(&sources(dir.path(), &[])).unwrap();
+    let settings = Settings {
+        aws_region: "eu-north-1".to_owned(),
+        ..Settings::default()
+    };
+    c.figment = c.figment.merge(settings);
+    let spec = by_env("AWS_REGION").unwrap();
+    assert_eq!(
+        c.provenance(spec),
+        Provenance::Provider {
+            name: "nasdaq-data settings".to_owned()
+        }
+    );
+    assert_eq!(origin(&c, "AWS_REGION"), "nasdaq-data settings");
 }

@@ -132,6 +132,41 @@ impl S3SourceBuilder {
         self
     }
 
+    /// The bucket's region.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Whether a plain-http endpoint is allowed.
+    pub fn allow_http(&self) -> bool {
+        self.allow_http
+    }
+
+    /// Retries of a failed request.
+    pub fn max_retries(&self) -> usize {
+        self.max_retries
+    }
+
+    /// How long to keep retrying.
+    pub fn retry_timeout(&self) -> Duration {
+        self.retry_timeout
+    }
+
+    /// The first backoff between retries.
+    pub fn backoff(&self) -> Duration {
+        self.backoff
+    }
+
+    /// Time allowed to connect.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// Time allowed for one whole request.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
     /// The endpoint requests go to, for messages.
     pub fn endpoint(&self) -> String {
         self.endpoint
