@@ -28,6 +28,8 @@ pub(crate) enum Origin {
     Environment,
     /// Command-line flags.
     Flags,
+    /// Keyword arguments of a library call (the Python package).
+    Keywords,
 }
 
 impl Origin {
@@ -43,6 +45,7 @@ impl Origin {
             }
             Self::Environment => Metadata::named("environment"),
             Self::Flags => Metadata::named("command line"),
+            Self::Keywords => Metadata::named("keyword arguments"),
         };
         let origin = self.clone();
         metadata.interpolater(move |_: &Profile, path: &[&str]| {
@@ -61,7 +64,12 @@ impl Origin {
             Some(Source::File(path)) => {
                 vec![Self::ConfigFile(path.clone()), Self::DotEnv(path.clone())]
             }
-            _ => vec![Self::Defaults, Self::Environment, Self::Flags],
+            _ => vec![
+                Self::Defaults,
+                Self::Environment,
+                Self::Flags,
+                Self::Keywords,
+            ],
         };
         // figment compares metadata by name and source.
         candidates
@@ -73,7 +81,8 @@ impl Origin {
     pub(crate) fn key_name(&self, spec: &KeySpec) -> &'static str {
         match self {
             Self::Defaults | Self::ConfigFile(_) => spec.path,
-            Self::DotEnv(_) | Self::Environment => spec.env,
+            // Keywords are matched case-insensitively; the variable names them.
+            Self::DotEnv(_) | Self::Environment | Self::Keywords => spec.env,
             // A key without a flag of its own can still arrive as a flag value.
             Self::Flags => spec.flag.unwrap_or(spec.env),
         }
@@ -91,6 +100,9 @@ impl Origin {
             Self::Flags => Provenance::Flag {
                 flag: self.key_name(spec),
             },
+            Self::Keywords => Provenance::Keyword {
+                name: self.key_name(spec),
+            },
         }
     }
 }
@@ -105,6 +117,7 @@ impl std::fmt::Display for Origin {
             Self::DotEnv(path) => Provenance::DotEnv { path: path.clone() }.fmt(f),
             Self::Environment => f.write_str("environment"),
             Self::Flags => f.write_str("command line"),
+            Self::Keywords => f.write_str("keyword arguments"),
         }
     }
 }
@@ -136,10 +149,10 @@ impl VarsLayer {
         (Self { origin, entries }, unknown)
     }
 
-    /// Flag values, by settings path.
-    pub(crate) fn flags(values: Vec<(&'static KeySpec, String)>) -> Self {
+    /// Override values (flags or keyword arguments), by settings path.
+    pub(crate) fn overrides(origin: Origin, values: Vec<(&'static KeySpec, String)>) -> Self {
         Self {
-            origin: Origin::Flags,
+            origin,
             entries: values,
         }
     }
@@ -220,6 +233,7 @@ mod tests {
             Origin::DotEnv("/srv/app/.env".into()),
             Origin::Environment,
             Origin::Flags,
+            Origin::Keywords,
         ] {
             assert_eq!(Origin::of(&origin.metadata()), Some(origin));
         }

@@ -40,6 +40,7 @@ mod spec;
 pub use error::{Error, Result};
 pub use settings::{
     CacheSettings, ConfigSources, Configured, DEFAULT_LOCAL_FALLBACK, DataSource, OutputSettings,
-    Provenance, RetrySettings, SecondarySettings, Secret, Settings, TimeoutSettings, describe,
+    OverridesFrom, Provenance, RetrySettings, SecondarySettings, Secret, Settings, TimeoutSettings,
+    describe,
 };
 pub use spec::SourceSpec;

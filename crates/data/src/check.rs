@@ -53,8 +53,8 @@ impl Session {
     pub async fn check(
         &self,
         target: Option<&str>,
-        started: &mut dyn FnMut(&CheckReport),
-        on_step: &mut dyn FnMut(&CheckStep),
+        started: &mut (dyn FnMut(&CheckReport) + Send),
+        on_step: &mut (dyn FnMut(&CheckStep) + Send),
     ) -> Result<CheckReport> {
         let target = self.s3_target(target)?;
         let mut report = CheckReport {
@@ -81,7 +81,7 @@ impl Session {
 /// The steps in progress.
 struct Steps<'a> {
     report: &'a mut CheckReport,
-    on_step: &'a mut dyn FnMut(&CheckStep),
+    on_step: &'a mut (dyn FnMut(&CheckStep) + Send),
 }
 
 impl Steps<'_> {

@@ -26,8 +26,20 @@ pub struct ConfigSources {
     pub config_file: Option<PathBuf>,
     /// `--env-file`: an explicit .env file (must exist).
     pub env_file: Option<PathBuf>,
-    /// Flag values: (environment name of the key, value).
+    /// Override values, the top layer: (environment name of the key, value).
     pub flags: Vec<(&'static str, String)>,
+    /// Who gives the overrides, so provenance names them as the user wrote them.
+    pub overrides_from: OverridesFrom,
+}
+
+/// Where the top layer of overrides comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OverridesFrom {
+    /// Command-line flags (`flag --region`).
+    #[default]
+    CommandLine,
+    /// Keyword arguments of a library call (`keyword AWS_REGION`).
+    Keywords,
 }
 
 impl ConfigSources {
@@ -184,7 +196,11 @@ impl Settings {
             .iter()
             .filter_map(|(env, value)| keys::by_env(env).map(|spec| (spec, value.clone())))
             .collect();
-        figment = figment.merge(VarsLayer::flags(flags));
+        let origin = match sources.overrides_from {
+            OverridesFrom::CommandLine => Origin::Flags,
+            OverridesFrom::Keywords => Origin::Keywords,
+        };
+        figment = figment.merge(VarsLayer::overrides(origin, flags));
         Ok((figment, warnings, config_file, env_file))
     }
 }

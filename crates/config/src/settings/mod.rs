@@ -8,7 +8,7 @@ mod layering;
 mod provenance;
 mod types;
 
-pub use layering::{ConfigSources, Configured};
+pub use layering::{ConfigSources, Configured, OverridesFrom};
 pub(crate) use provenance::value_text;
 pub use provenance::{Provenance, describe};
 pub use types::{

@@ -52,6 +52,11 @@ pub enum Provenance {
         /// The flag: `--region`.
         flag: &'static str,
     },
+    /// A keyword argument of a library call.
+    Keyword {
+        /// The setting's variable name: `AWS_REGION`.
+        name: &'static str,
+    },
     /// A provider merged by the program that embeds us, not by this crate.
     Provider {
         /// Its source if figment knows one, else its name.
@@ -68,6 +73,7 @@ impl std::fmt::Display for Provenance {
             Self::DotEnv { path } => write!(f, ".env ({})", path.display()),
             Self::Environment { variable } => write!(f, "environment {variable}"),
             Self::Flag { flag } => write!(f, "flag {flag}"),
+            Self::Keyword { name } => write!(f, "keyword {}", name.to_ascii_lowercase()),
             Self::Provider { name } => f.write_str(name),
         }
     }
