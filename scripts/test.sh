@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what the tests need
-# (a Python venv with moto's S3 server and pyarrow), then runs lints and tests.
+# (a Python venv with moto's S3 server, pyarrow, maturin, pytest, pandas,
+# polars, streamlit), builds the Python package into it, then runs lints,
+# the Rust tests and the Python tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,7 +10,7 @@ venv=.venv
 requirements=scripts/requirements-test.txt
 stamp="$venv/.installed-$(sha256sum "$requirements" | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  echo "== installing test tools into $venv (moto[server], pyarrow)"
+  echo "== installing test tools into $venv ($(grep -v '^#' "$requirements" | tr '\n' ' '))"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
   touch "$stamp"
@@ -23,3 +25,8 @@ echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== cargo test"
 cargo test --workspace
+echo "== building the Python package into $venv (maturin develop)"
+VIRTUAL_ENV="$PWD/$venv" PATH="$PWD/$venv/bin:$PATH" \
+  "$venv/bin/maturin" develop --quiet -m crates/python/Cargo.toml
+echo "== pytest"
+NASDAQ_CLI_BIN="$PWD/target/debug/nasdaq-cli" "$venv/bin/python" -m pytest -q -p no:cacheprovider crates/python/tests
