@@ -72,6 +72,15 @@ fn storage_hint(err: &StorageError) -> Option<&'static str> {
         StorageError::NotCached { .. } => Some("run once without --offline to fetch it"),
         StorageError::WrongRegion { .. } => Some("or pass --region REGION"),
         StorageError::PlainHttp { .. } => Some("or pass --allow-http"),
+        StorageError::Credentials { .. } => Some("for a public bucket, pass --no-sign-request"),
+        StorageError::Unavailable { cause, .. } => cause
+            .downcast_ref::<StorageError>()
+            .and_then(storage_hint)
+            .or_else(|| {
+                cause
+                    .downcast_ref::<nasdaq_config::Error>()
+                    .and_then(config_hint)
+            }),
         _ => None,
     }
 }

@@ -61,38 +61,50 @@ fn cli_vocabulary(sandbox: &Sandbox) -> (BTreeSet<String>, BTreeSet<String>) {
 }
 
 /// The string literals of a Rust file outside comments and `#[cfg(test)]`
-/// code, with their line numbers. Good enough for our own sources, which
-/// keep tests at the end of a file and use no raw strings in messages.
+/// code, with the line each starts on. Strings may span lines (a `\` at a
+/// line's end continues them); char literals such as `'"'` are skipped.
 fn literals(source: &str) -> Vec<(usize, String)> {
     let code = match source.find("#[cfg(test)]") {
         Some(end) => &source[..end],
         None => source,
     };
+    let chars: Vec<char> = code.chars().collect();
     let mut found = Vec::new();
-    for (number, line) in code.lines().enumerate() {
-        let line = match line.trim_start() {
-            l if l.starts_with("//") => continue,
-            l => l,
-        };
-        let mut rest = line;
-        while let Some(start) = rest.find('"') {
-            let after = &rest[start + 1..];
-            let mut end = None;
-            let mut escaped = false;
-            for (i, c) in after.char_indices() {
-                match c {
-                    '\\' if !escaped => escaped = true,
-                    '"' if !escaped => {
-                        end = Some(i);
-                        break;
-                    }
-                    _ => escaped = false,
+    let (mut i, mut line) = (0, 1);
+    while i < chars.len() {
+        match chars[i] {
+            '\n' => line += 1,
+            '/' if chars.get(i + 1) == Some(&'/') => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
                 }
+                continue;
             }
-            let Some(end) = end else { break };
-            found.push((number + 1, after[..end].to_owned()));
-            rest = &after[end + 1..];
+            '\'' if chars.get(i + 2) == Some(&'\'') => i += 2,
+            '\'' if chars.get(i + 1) == Some(&'\\') && chars.get(i + 3) == Some(&'\'') => i += 3,
+            '"' => {
+                let start = line;
+                let mut text = String::new();
+                i += 1;
+                while i < chars.len() && chars[i] != '"' {
+                    if chars[i] == '\n' {
+                        line += 1;
+                    }
+                    if chars[i] == '\\' && i + 1 < chars.len() {
+                        text.push(chars[i]);
+                        i += 1;
+                        if chars[i] == '\n' {
+                            line += 1;
+                        }
+                    }
+                    text.push(chars[i]);
+                    i += 1;
+                }
+                found.push((start, text));
+            }
+            _ => {}
         }
+        i += 1;
     }
     found
 }
@@ -186,4 +198,18 @@ fn the_cli_adds_its_hints_to_library_errors() {
         "{err}"
     );
     assert!(!err.contains("example-secret"), "{err}");
+
+    let output = sandbox
+        .command()
+        .args(["fetch", "s3://market/NASDAQ.csv", "--no-fallback"])
+        .args(["--endpoint", "http://127.0.0.1:1", "--allow-http"])
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert!(
+        err.contains("no AWS credentials found")
+            && err.contains("NASDAQ_NO_SIGN_REQUEST=true")
+            && err.contains("pass --no-sign-request"),
+        "{err}"
+    );
 }

@@ -141,7 +141,7 @@ fn local_fallback(configured: &Configured) -> Candidate {
             role: Role::LocalFallback,
         },
         Err(err) => Candidate {
-            source: Arc::new(UnavailableSource::new(fallback.display().to_string(), &err)),
+            source: Arc::new(UnavailableSource::new(fallback.display().to_string(), err)),
             key: Some(String::new()),
             role: Role::LocalFallback,
         },
@@ -163,14 +163,14 @@ async fn s3_candidate(
     let (inner, credentials): (Arc<dyn MarketSource>, _) =
         if options.cache_mode == CacheMode::Offline {
             let offline = std::io::Error::other("offline: no request is made");
-            (Arc::new(UnavailableSource::new(root, &offline)), None)
+            (Arc::new(UnavailableSource::new(root, offline)), None)
         } else {
             match builder.build().await {
                 Ok(s3) => {
                     let report = s3.credentials().clone();
                     (Arc::new(s3) as Arc<dyn MarketSource>, Some(report))
                 }
-                Err(err) => (Arc::new(UnavailableSource::new(root, &err)), None),
+                Err(err) => (Arc::new(UnavailableSource::new(root, err)), None),
             }
         };
     let settings = &configured.settings;

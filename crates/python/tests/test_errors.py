@@ -39,7 +39,8 @@ def test_no_credentials_is_a_source_error_listing_what_was_tried(sandbox, moto_s
         nasdaq_data.load("s3://market/NASDAQ.csv", fallback=False,
                          aws_endpoint_url=endpoint, aws_allow_http=True)
     message = str(caught.value)
-    assert "no AWS credentials" in message or "credentials" in message, message
+    assert "s3://market: no AWS credentials found. Tried: environment" in message, message
+    assert "instance metadata at http://127.0.0.1:1" in message, message
 
 
 def test_a_bad_setting_is_a_config_error_naming_key_and_origin(sandbox):

@@ -1,5 +1,8 @@
 //! The storage error type: each variant says what the caller can do about it.
 
+/// An error shared by every call of a source that failed to set up.
+pub type SharedError = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// A storage result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -120,6 +123,9 @@ pub enum Error {
         uri: String,
         /// Why it could not be set up, naming the source.
         message: String,
+        /// The error that kept it from being set up, whole.
+        #[source]
+        cause: SharedError,
     },
     /// Any other failure of the backend (network, server error after retries, ...).
     #[error("{uri}: {source}")]

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use crate::error::SharedError;
 use crate::source::{Fetched, GetOptions, ObjectInfo, PutOptions, PutReceipt};
 use crate::{Error, MarketSource, Result};
 
@@ -12,23 +13,32 @@ use crate::{Error, MarketSource, Result};
 pub struct UnavailableSource {
     root: String,
     message: String,
+    cause: SharedError,
 }
 
 impl UnavailableSource {
     /// A stand-in for the source at `root` that failed with `error`.
-    pub fn new(root: impl Into<String>, error: &dyn std::error::Error) -> Self {
+    pub fn new(
+        root: impl Into<String>,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         let root = root.into();
-        let mut message = crate::error::error_chain(error);
+        let mut message = crate::error::error_chain(&error);
         if !message.contains(&root) {
             message = format!("{root}: {message}");
         }
-        Self { root, message }
+        Self {
+            root,
+            message,
+            cause: std::sync::Arc::new(error),
+        }
     }
 
     fn fail(&self, key: &str) -> Error {
         Error::Unavailable {
             uri: self.uri(key),
             message: self.message.clone(),
+            cause: self.cause.clone(),
         }
     }
 }

@@ -199,7 +199,7 @@ async fn without_credentials_it_fails_fast_listing_what_was_tried() {
     ] {
         assert!(text.contains(tried), "{tried:?} missing from {text}");
     }
-    assert!(text.contains("--no-sign-request"), "{text}");
+    assert!(text.contains("NASDAQ_NO_SIGN_REQUEST=true"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
