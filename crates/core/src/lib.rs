@@ -63,5 +63,5 @@ pub use parse::RowFilter;
 pub use quality::{Policies, Policy, QualityReport, Rule};
 pub use reader::{DEFAULT_MAX_DECOMPRESSED, ParseOptions, ReadOptions, ReadOutput, read_csv};
 pub use report::{FileLineage, LoadReport, Role, RunFacts, SourceFailure};
-pub use table::{Table, summarize};
+pub use table::{Summary, Table, summarize};
 pub use writer::{Compression, OutputFormat, WriteOptions, write_table};
