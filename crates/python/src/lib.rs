@@ -270,6 +270,24 @@ fn json_error(err: serde_json::Error) -> PyErr {
     NasdaqDataError::new_err(format!("internal error: {err}"))
 }
 
+/// Runs one command over a session and returns its report as JSON, the
+/// shape every non-load function shares.
+fn command<T, F>(
+    py: Python<'_>,
+    env_file: Option<PathBuf>,
+    config: Option<PathBuf>,
+    settings: Option<Bound<'_, PyDict>>,
+    work: impl FnOnce(Session) -> F,
+) -> PyResult<String>
+where
+    T: serde::Serialize + Send + 'static,
+    F: std::future::Future<Output = nasdaq_data::Result<T>> + Send + 'static,
+{
+    let session = session(py, env_file, config, settings.as_ref())?;
+    let report = run(py, work(session))?;
+    serde_json::to_string(&report).map_err(json_error)
+}
+
 /// The connection test; returns its report as JSON.
 #[pyfunction]
 #[pyo3(signature = (target=None, *, env_file=None, config=None, settings=None))]
@@ -280,13 +298,11 @@ fn check(
     config: Option<PathBuf>,
     settings: Option<Bound<'_, PyDict>>,
 ) -> PyResult<String> {
-    let session = session(py, env_file, config, settings.as_ref())?;
-    let report = run(py, async move {
+    command(py, env_file, config, settings, |session| async move {
         session
             .check(target.as_deref(), &mut |_| {}, &mut |_| {})
             .await
-    })?;
-    serde_json::to_string(&report).map_err(json_error)
+    })
 }
 
 /// The objects under a location; returns them as JSON.
@@ -299,12 +315,10 @@ fn ls(
     config: Option<PathBuf>,
     settings: Option<Bound<'_, PyDict>>,
 ) -> PyResult<String> {
-    let session = session(py, env_file, config, settings.as_ref())?;
-    let objects = run(py, async move {
+    command(py, env_file, config, settings, |session| async move {
         let (source, prefix) = session.listing(location.as_deref()).await?;
         Ok(source.list(&prefix).await?)
-    })?;
-    serde_json::to_string(&objects).map_err(json_error)
+    })
 }
 
 /// Uploads a file; returns the upload report as JSON.
@@ -319,11 +333,9 @@ fn upload(
     config: Option<PathBuf>,
     settings: Option<Bound<'_, PyDict>>,
 ) -> PyResult<String> {
-    let session = session(py, env_file, config, settings.as_ref())?;
-    let report = run(py, async move {
+    command(py, env_file, config, settings, |session| async move {
         session.upload(&file, target.as_deref(), force).await
-    })?;
-    serde_json::to_string(&report).map_err(json_error)
+    })
 }
 
 /// The module.

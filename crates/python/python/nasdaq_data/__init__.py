@@ -174,27 +174,39 @@ def load(
 
     The GIL is released while loading; Ctrl-C interrupts cleanly.
     """
-    return _load(source, tickers, start, end, ticker, dialect, glob, env_file, config,
-                 offline, refresh, fallback, output, False, None, settings)
+    return _load(
+        source,
+        dict(tickers=tickers, start=start, end=end, ticker=ticker, dialect=dialect, glob=glob,
+             env_file=env_file, config=config, offline=offline, refresh=refresh,
+             fallback=fallback, output=output),
+        settings,
+    )
 
 
-def _load(source, tickers, start, end, ticker, dialect, glob, env_file, config,
-          offline, refresh, fallback, output, validating, rejects, settings) -> Loaded:
+#: The keyword arguments of ``load`` that are not settings.
+_LOAD_KEYWORDS = (
+    "tickers", "start", "end", "ticker", "dialect", "glob", "env_file", "config",
+    "offline", "refresh", "fallback", "output",
+)
+
+
+def _load(source: Optional[PathLike], options: Dict[str, Any], settings: Dict[str, Any],
+          validating: bool = False, rejects: Optional[PathLike] = None) -> Loaded:
     table, report, quality, rejected = _native.load(
         _path(source),
-        tickers=_tickers(tickers),
-        start=_date(start, "start"),
-        end=_date(end, "end"),
-        ticker=ticker,
-        dialect=dialect,
-        glob=glob,
-        env_file=_path(env_file),
-        config=_path(config),
-        offline=offline,
-        refresh=refresh,
-        fallback=fallback,
+        tickers=_tickers(options.get("tickers")),
+        start=_date(options.get("start"), "start"),
+        end=_date(options.get("end"), "end"),
+        ticker=options.get("ticker"),
+        dialect=options.get("dialect"),
+        glob=options.get("glob"),
+        env_file=_path(options.get("env_file")),
+        config=_path(options.get("config")),
+        offline=bool(options.get("offline", False)),
+        refresh=bool(options.get("refresh", False)),
+        fallback=options.get("fallback"),
         validate=validating,
-        output=_path(output),
+        output=_path(options.get("output")),
         rejects=_path(rejects),
         settings=settings,
     )
@@ -235,19 +247,9 @@ def validate(
     rules report instead of failing; ``Loaded.rejects`` holds the rejected
     rows (also written to ``rejects`` when given). Same arguments as ``load``.
     """
-    args = dict(kwargs)
-    settings = {k: args.pop(k) for k in list(args) if k not in _LOAD_KEYWORDS}
-    return _load(source, args.get("tickers"), args.get("start"), args.get("end"),
-                 args.get("ticker"), args.get("dialect"), args.get("glob"),
-                 args.get("env_file"), args.get("config"), args.get("offline", False),
-                 args.get("refresh", False), args.get("fallback"), args.get("output"),
-                 True, rejects, settings)
-
-
-_LOAD_KEYWORDS = {
-    "tickers", "start", "end", "ticker", "dialect", "glob", "env_file", "config",
-    "offline", "refresh", "fallback", "output",
-}
+    options = {k: v for k, v in kwargs.items() if k in _LOAD_KEYWORDS}
+    settings = {k: v for k, v in kwargs.items() if k not in _LOAD_KEYWORDS}
+    return _load(source, options, settings, validating=True, rejects=rejects)
 
 
 def check(target: Optional[str] = None, *, env_file: Optional[PathLike] = None,
