@@ -207,8 +207,12 @@ pub(crate) struct LoadArgs {
     #[arg(long, value_name = "SYMBOL")]
     pub(crate) ticker: Option<String>,
     /// Only the primary source: no secondary bucket, no LOCAL_FALLBACK.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "fallback")]
     pub(crate) no_fallback: bool,
+    /// Let a SOURCE named here fall back to the secondary bucket and
+    /// LOCAL_FALLBACK, as the configured source does.
+    #[arg(long)]
+    pub(crate) fallback: bool,
     /// Use the cached copy without any request (fails when not cached).
     #[arg(long, conflicts_with = "refresh")]
     pub(crate) offline: bool,

@@ -17,10 +17,10 @@ pub(crate) fn options(global: &GlobalArgs, args: &LoadArgs, purpose: Purpose) ->
         to: args.to,
         dialect: args.dialect.clone(),
         ticker: args.ticker.clone(),
-        fallback: if args.no_fallback {
-            Fallback::None
-        } else {
-            Fallback::Chain
+        fallback: match (args.no_fallback, args.fallback) {
+            (true, _) => Fallback::None,
+            (_, true) => Fallback::Chain,
+            _ => Fallback::Auto,
         },
         cache_mode: match (args.offline, args.refresh) {
             (true, _) => CacheMode::Offline,
@@ -38,18 +38,26 @@ pub(crate) fn options(global: &GlobalArgs, args: &LoadArgs, purpose: Purpose) ->
 pub(crate) async fn run(global: &GlobalArgs, options: &LoadOptions) -> anyhow::Result<Loaded> {
     let session: Session = config::session(global)?;
     let loaded = session.load(options).await?;
+    let report = &loaded.report;
+    if !report.fallbacks.is_empty() {
+        // A substitution is not noise: said even with --quiet.
+        eprintln!(
+            "warning: served by the {}: {} ({} failed)",
+            report.served_by,
+            report.source,
+            report
+                .fallbacks
+                .iter()
+                .map(|f| f.role.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if !global.quiet {
-        let report = &loaded.report;
         for failure in &report.fallbacks {
             eprintln!(
                 "warning: {} {} failed: {}",
                 failure.role, failure.uri, failure.error
-            );
-        }
-        if !report.fallbacks.is_empty() {
-            eprintln!(
-                "warning: served by the {}: {}",
-                report.served_by, report.source
             );
         }
         for file in report.files.iter().filter(|f| f.stale_reason.is_some()) {

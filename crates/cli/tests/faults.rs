@@ -201,11 +201,57 @@ fn a_flipped_byte_is_a_checksum_error_and_caches_nothing() {
 }
 
 #[test]
+fn a_named_source_never_falls_back_unless_asked() {
+    let Some(rig) = Rig::new() else { return };
+    rig.sandbox.write("NASDAQ.csv", SAMPLE);
+    // A typo in a key named on the command line: an error, not the local file.
+    let out = rig
+        .base(&rig.proxy.endpoint)
+        .args([
+            "fetch",
+            "s3://market/typo.csv",
+            "--output",
+            "z.parquet",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("s3://market/typo.csv not found"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!rig.sandbox.path("z.parquet").exists());
+    // The same with the server down.
+    rig.proxy.go_down();
+    let out = rig.fetch(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // The configured source does fall back, as the old loader did, and one
+    // warning line says so even with --quiet.
+    let out = rig
+        .base(&rig.proxy.endpoint)
+        .env("AWS_S3_BUCKET_NAME", "market")
+        .args(["fetch", "--output", "z.parquet", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let warnings: Vec<String> = stderr(&out).lines().map(str::to_owned).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("warning: served by the local fallback: file://")
+            && warnings[0].ends_with("(primary failed)"),
+        "{warnings:?}"
+    );
+    assert!(rig.sandbox.path("z.parquet").exists());
+}
+
+#[test]
 fn server_down_falls_back_to_the_local_file_and_says_so() {
     let Some(rig) = Rig::new() else { return };
     rig.sandbox.write("NASDAQ.csv", SAMPLE);
     rig.proxy.go_down();
-    let out = rig.fetch(&[]);
+    let out = rig.fetch(&["--fallback"]);
     let report = report(&out);
     assert_eq!(report["served_by"], "local fallback");
     assert!(report["source"].as_str().unwrap().ends_with("/NASDAQ.csv"));
@@ -326,7 +372,7 @@ fn a_secondary_bucket_serves_when_the_primary_fails() {
         .unwrap();
     assert!(up.status.success(), "{}", stderr(&up));
     let out = command()
-        .args(["fetch", "s3://primary/NASDAQ.csv", "--json"])
+        .args(["fetch", "s3://primary/NASDAQ.csv", "--json", "--fallback"])
         .output()
         .unwrap();
     let report = report(&out);

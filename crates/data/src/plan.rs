@@ -19,8 +19,11 @@ use crate::{Result, sample};
 /// How far a load may go down the chain.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Fallback {
-    /// The secondary bucket and the local file back up an S3 source.
+    /// The configured source falls back (as the old loader's did); a source
+    /// named explicitly does not: a typo must not be answered with other data.
     #[default]
+    Auto,
+    /// The secondary bucket and the local file back up any S3 source.
     Chain,
     /// Only the primary source.
     None,
@@ -103,7 +106,9 @@ impl SourcePlan {
                 )
                 .await?;
                 let mut candidates = vec![primary];
-                if options.fallback == Fallback::Chain {
+                // `Auto` is resolved by `Session::plan`, which knows whether
+                // the source was named; a plan made directly keeps the chain.
+                if options.fallback != Fallback::None {
                     if let Some(secondary) = &s.secondary.bucket {
                         let secondary_key = s.secondary.key.clone().unwrap_or_else(|| key.clone());
                         let (candidate, _) = s3_candidate(

@@ -48,7 +48,8 @@ pub struct LoadOptions {
     pub dialect: Option<String>,
     /// The ticker of a one-ticker file without a ticker column.
     pub ticker: Option<String>,
-    /// How far down the chain of sources the load may go.
+    /// How far down the chain of sources the load may go (by default the
+    /// configured source falls back, a named one does not).
     pub fallback: Fallback,
     /// How the disk cache is used.
     pub cache_mode: CacheMode,
@@ -190,8 +191,13 @@ impl Session {
     /// The sources a load of `options` would try, in order.
     pub async fn plan(&self, options: &LoadOptions) -> Result<SourcePlan> {
         let source = self.data_source(options.source.as_deref())?;
+        let fallback = match (options.fallback, &options.source) {
+            (Fallback::Auto, Some(_)) => Fallback::None,
+            (Fallback::Auto, None) => Fallback::Chain,
+            (chosen, _) => chosen,
+        };
         let plan_options = PlanOptions {
-            fallback: options.fallback,
+            fallback,
             cache_mode: options.cache_mode,
             progress: options.progress.clone(),
         };

@@ -224,7 +224,8 @@ fn load<'py>(
         ticker,
         fallback: match fallback {
             Some(false) => Fallback::None,
-            _ => Fallback::Chain,
+            Some(true) => Fallback::Chain,
+            None => Fallback::Auto,
         },
         cache_mode: match (offline, refresh) {
             (true, _) => CacheMode::Offline,
