@@ -294,3 +294,32 @@ fn missing_file_and_bad_output_name_are_clear_errors() {
     );
     assert!(sandbox.files().is_empty());
 }
+
+#[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
+    let sandbox = Sandbox::new();
+    let csv = "Date,Ticker,Open,High,Low,Close,Adj Close,Volume\n\
+               2024-01-02,AAPL,187.2,188.4,183.9,185.6,184.9,82000000\n";
+    sandbox.write("prices.csv", csv);
+    std::os::unix::fs::symlink(sandbox.path("prices.csv"), sandbox.path("link.csv")).unwrap();
+    std::fs::create_dir(sandbox.path("daily")).unwrap();
+    sandbox.write("daily/a.csv", csv);
+    for (source, output) in [
+        ("prices.csv", "prices.csv"),
+        ("prices.csv", "./link.csv"),
+        ("daily", "daily/a.csv"),
+    ] {
+        let out = sandbox.run(&["fetch", source, "--output", output]);
+        assert_eq!(out.status.code(), Some(1), "{source} -> {output}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("is an input of the load") && err.contains("nothing was written"),
+            "{err}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(sandbox.path("prices.csv")).unwrap(), csv);
+    assert_eq!(std::fs::read_to_string(sandbox.path("daily/a.csv")).unwrap(), csv);
+    // A new file beside the input is fine.
+    let out = sandbox.run(&["fetch", "prices.csv", "--output", "prices.parquet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -25,6 +25,16 @@ pub enum Error {
         /// What was expected.
         reason: String,
     },
+    /// The output would overwrite a file the load read.
+    #[error(
+        "{output}: this is an input of the load ({input}); writing it would destroy the data, so nothing was written: choose another output path"
+    )]
+    OutputIsInput {
+        /// The output path as given.
+        output: std::path::PathBuf,
+        /// The input's address.
+        input: String,
+    },
     /// A worker stopped unexpectedly (a bug).
     #[error("internal error: {message}")]
     Internal {

@@ -3,15 +3,15 @@
 //! service) goes through here, so none assembles sources or reports itself.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::NaiveDate;
 use nasdaq_config::{ConfigSources, Configured, DataSource, Settings, SourceSpec, describe};
 use nasdaq_core::{
-    LoadRequest, Loaded, Loader, OutputFormat, ParseOptions, ReadOptions, RowFilter, RunFacts,
-    Table, WriteOptions, write_table,
+    FileLineage, LoadRequest, Loaded, Loader, OutputFormat, ParseOptions, ReadOptions, RowFilter,
+    RunFacts, Table, WriteOptions, write_table,
 };
 use nasdaq_storage::{
     CacheMode, MarketSource, ObjectStoreSource, Progress, S3Source, S3SourceBuilder,
@@ -258,6 +258,9 @@ impl Session {
             settings_hash: Some(self.settings_hash()),
             output: options.output.as_ref().map(|p| p.display().to_string()),
         });
+        for path in options.output.iter().chain(&options.rejects) {
+            refuse_overwriting_an_input(path, &loaded.report.files)?;
+        }
         if let Some(output) = &options.output {
             let write = WriteOptions {
                 compression: settings.output.compression,
@@ -327,6 +330,27 @@ impl Session {
         };
         Ok((Arc::new(target.open().await?), prefix))
     }
+}
+
+/// Refuses an output that is (or links to) a file the load read: the
+/// atomic rename would replace the data with its own copy, or worse.
+fn refuse_overwriting_an_input(output: &Path, files: &[FileLineage]) -> Result<()> {
+    // An output that does not exist yet cannot be an input.
+    let Ok(target) = std::fs::canonicalize(output) else {
+        return Ok(());
+    };
+    for file in files {
+        let Some(path) = file.uri.strip_prefix("file://") else {
+            continue;
+        };
+        if std::fs::canonicalize(path).is_ok_and(|input| input == target) {
+            return Err(Error::OutputIsInput {
+                output: output.to_owned(),
+                input: file.uri.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Writes on a blocking thread: encoding is CPU-bound.

@@ -104,7 +104,9 @@ fn to_py(err: Error) -> PyErr {
         Error::Config(ConfigErr::NoSuchFile { .. } | ConfigErr::Storage(_)) => {
             SourceError::new_err(message)
         }
-        Error::Config(_) | Error::BadTarget { .. } => ConfigError::new_err(message),
+        Error::Config(_) | Error::BadTarget { .. } | Error::OutputIsInput { .. } => {
+            ConfigError::new_err(message)
+        }
         Error::Storage(_) => SourceError::new_err(message),
         Error::Load(load) if load.is_source_failure() => SourceError::new_err(message),
         Error::Load(_) => DataError::new_err(message),
