@@ -72,6 +72,7 @@ fn storage_hint(err: &StorageError) -> Option<&'static str> {
         StorageError::NotCached { .. } => Some("run once without --offline to fetch it"),
         StorageError::WrongRegion { .. } => Some("or pass --region REGION"),
         StorageError::PlainHttp { .. } => Some("or pass --allow-http"),
+        StorageError::NotACache { .. } => Some("or pass --cache-dir DIR"),
         StorageError::Credentials { .. } => Some("for a public bucket, pass --no-sign-request"),
         StorageError::Unavailable { cause, .. } => cause
             .downcast_ref::<StorageError>()

@@ -317,8 +317,14 @@ fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
             "{err}"
         );
     }
-    assert_eq!(std::fs::read_to_string(sandbox.path("prices.csv")).unwrap(), csv);
-    assert_eq!(std::fs::read_to_string(sandbox.path("daily/a.csv")).unwrap(), csv);
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path("prices.csv")).unwrap(),
+        csv
+    );
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path("daily/a.csv")).unwrap(),
+        csv
+    );
     // A new file beside the input is fine.
     let out = sandbox.run(&["fetch", "prices.csv", "--output", "prices.parquet"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -116,6 +116,16 @@ pub enum Error {
         /// The cache directory.
         dir: String,
     },
+    /// A directory named as the cache holds files the cache did not write.
+    #[error(
+        "{dir} is not a nasdaq-data cache: it holds {found:?}, which the cache did not write, and no CACHEDIR.TAG of ours; nothing was touched. Set NASDAQ_CACHE_DIR to a new or empty directory"
+    )]
+    NotACache {
+        /// The directory.
+        dir: String,
+        /// The first foreign name found in it.
+        found: String,
+    },
     /// A source that could not even be set up (its error is kept for the report).
     #[error("{message}")]
     Unavailable {

@@ -160,7 +160,8 @@ fn files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| !name.ends_with(".lock"))
+        // Lock files stay by design; the tag marks the directory as a cache.
+        .filter(|name| !name.ends_with(".lock") && name != "CACHEDIR.TAG")
         .collect();
     names.sort();
     names

@@ -1,9 +1,16 @@
 //! The cache directory: where entries live, how they are read, checked,
 //! cleared, committed atomically and locked against concurrent downloads.
 //!
-//! This file owns the layout (`<hash>.data`, `<hash>.json`, `<hash>.lock`,
-//! `.<hash>.*.partial`); the other cache files go through it rather than
-//! building paths themselves.
+//! This file owns the layout (`CACHEDIR.TAG`, `<hash>.data`, `<hash>.json`,
+//! `<hash>.lock`, `.<hash>.*.partial`); the other cache files go through it
+//! rather than building paths themselves.
+//!
+//! A directory is a cache only if it carries our `CACHEDIR.TAG` (the
+//! standard tag backup tools skip, with a line naming nasdaq-data), or is
+//! new, empty, or holds nothing but names this layout writes (a cache made
+//! before the tag existed). Any other directory is refused, and maintenance
+//! only ever touches the names above, never through a symbolic link: a
+//! mistyped `--cache-dir .` must not delete a project's files.
 
 use std::fs::File;
 use std::io::Write;
@@ -55,6 +62,27 @@ pub struct DiskCache {
     dir: PathBuf,
 }
 
+/// The tag file at the root of a cache directory.
+const TAG_FILE: &str = "CACHEDIR.TAG";
+/// Its contents: the signature of the Cache Directory Tagging Specification,
+/// then who made it.
+const TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
+                   # This file is a cache directory tag created by nasdaq-data.\n\
+                   # For information about cache directory tags see https://bford.info/cachedir/\n";
+
+/// Whether `name` is one this layout writes (other than the tag).
+fn is_cache_name(name: &str) -> bool {
+    let hash = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(rest) = name.strip_prefix('.')
+        && name.ends_with(".partial")
+    {
+        return rest.split('.').next().is_some_and(hash);
+    }
+    [".data", ".json", ".lock"]
+        .iter()
+        .any(|ext| name.strip_suffix(ext).is_some_and(hash))
+}
+
 impl DiskCache {
     /// The cache in `dir`, created (mode 0700) when missing.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
@@ -68,7 +96,30 @@ impl DiskCache {
                 path: dir.display().to_string(),
                 source,
             })?;
-        Ok(Self { dir })
+        let cache = Self { dir };
+        cache.claim()?;
+        Ok(cache)
+    }
+
+    /// Makes sure the directory is ours: tagged, or taggable because it
+    /// holds nothing else.
+    fn claim(&self) -> Result<()> {
+        let tag = self.dir.join(TAG_FILE);
+        if std::fs::read_to_string(&tag).is_ok_and(|t| t.starts_with(TAG)) {
+            return Ok(());
+        }
+        let foreign = std::fs::read_dir(&self.dir)
+            .map_err(Self::io(&self.dir))?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|name| !is_cache_name(name));
+        if let Some(found) = foreign {
+            return Err(Error::NotACache {
+                dir: self.dir.display().to_string(),
+                found,
+            });
+        }
+        std::fs::write(&tag, TAG).map_err(Self::io(&tag))
     }
 
     /// The directory.
@@ -122,6 +173,9 @@ impl DiskCache {
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
+                if !is_cache_name(&name) || name.starts_with('.') {
+                    return None;
+                }
                 name.strip_suffix(".json")
                     .or_else(|| name.strip_suffix(".data"))
                     .map(str::to_owned)
@@ -171,7 +225,7 @@ impl DiskCache {
             .flatten()
         {
             let name = stray.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".partial") {
+            if is_cache_name(&name) && name.ends_with(".partial") {
                 checks.push(EntryCheck {
                     id: name,
                     uri: None,
@@ -182,15 +236,20 @@ impl DiskCache {
         Ok(checks)
     }
 
-    /// Removes every entry; returns how many.
+    /// Removes every entry and any partial download left behind; returns
+    /// how many entries. Only names this layout writes are removed, and a
+    /// symbolic link is removed as a link, never followed.
     pub fn clear(&self) -> Result<usize> {
+        self.claim()?;
         let ids = self.ids()?;
         for entry in std::fs::read_dir(&self.dir)
             .map_err(Self::io(&self.dir))?
             .flatten()
         {
+            let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
-            if path.is_file() {
+            let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+            if is_cache_name(&name) && !is_dir {
                 std::fs::remove_file(&path).map_err(Self::io(&path))?;
             }
         }
