@@ -12,7 +12,7 @@ use crate::load;
 const PREVIEW_ROWS: usize = 5;
 
 pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
-    let mut options = load::options(global, &args.load, Purpose::Fetch);
+    let mut options = load::options(global, &args.load, Purpose::Fetch)?;
     options.output = args.output.clone();
     let loaded = load::run(global, &options).await?;
     let report = &loaded.report;

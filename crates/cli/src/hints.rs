@@ -52,15 +52,15 @@ fn core_hint(err: &CoreError) -> Option<&'static str> {
             "run `nasdaq-cli validate` for the full report, or set the rule's policy with \
              NASDAQ_QUALITY_<RULE> or [quality] in nasdaq.toml",
         ),
-        CoreError::NoTicker { .. } | CoreError::MissingColumns { .. } => {
-            Some("pass --ticker SYMBOL for a one-ticker file")
-        }
+        CoreError::NoTicker { .. } => Some("pass --ticker SYMBOL for a one-ticker file"),
         CoreError::BadGlob { .. } | CoreError::NoFiles { .. } => {
             Some("check --glob, or list the prefix with `nasdaq-cli ls`")
         }
         CoreError::UnknownDialect { .. } => Some("pass one of them to --dialect"),
         CoreError::Storage(err) => storage_hint(err),
-        CoreError::AllSourcesFailed { last, .. } => core_hint(last),
+        // The primary's failure is the one to fix; a missing fallback file
+        // only says the fallback could not help.
+        CoreError::AllSourcesFailed { primary, .. } => core_hint(primary),
         _ => None,
     }
 }
@@ -73,7 +73,7 @@ fn storage_hint(err: &StorageError) -> Option<&'static str> {
         StorageError::WrongRegion { .. } => Some("or pass --region REGION"),
         StorageError::PlainHttp { .. } => Some("or pass --allow-http"),
         StorageError::NotACache { .. } => Some("or pass --cache-dir DIR"),
-        StorageError::Credentials { .. } => Some("for a public bucket, pass --no-sign-request"),
+        StorageError::NoCredentials { .. } => Some("for a public bucket, pass --no-sign-request"),
         StorageError::Unavailable { cause, .. } => cause
             .downcast_ref::<StorageError>()
             .and_then(storage_hint)

@@ -1,15 +1,18 @@
 //! One load as the commands run it: arguments become [`LoadOptions`], the
 //! entry point does the rest, and the warnings a user must see are printed.
 
-use nasdaq_data::{Fallback, LoadOptions, Loaded, Purpose, Session};
-use nasdaq_storage::CacheMode;
+use nasdaq_data::{Fallback, LoadOptions, Loaded, Purpose, Session, cache_mode};
 
 use crate::args::{GlobalArgs, LoadArgs};
 use crate::{config, progress};
 
 /// The load options the arguments ask for.
-pub(crate) fn options(global: &GlobalArgs, args: &LoadArgs, purpose: Purpose) -> LoadOptions {
-    LoadOptions {
+pub(crate) fn options(
+    global: &GlobalArgs,
+    args: &LoadArgs,
+    purpose: Purpose,
+) -> anyhow::Result<LoadOptions> {
+    Ok(LoadOptions {
         source: args.source.clone(),
         glob: args.glob.clone(),
         tickers: args.tickers.clone(),
@@ -17,20 +20,17 @@ pub(crate) fn options(global: &GlobalArgs, args: &LoadArgs, purpose: Purpose) ->
         to: args.to,
         dialect: args.dialect.clone(),
         ticker: args.ticker.clone(),
-        fallback: match (args.no_fallback, args.fallback) {
-            (true, _) => Fallback::None,
-            (_, true) => Fallback::Chain,
-            _ => Fallback::Auto,
-        },
-        cache_mode: match (args.offline, args.refresh) {
-            (true, _) => CacheMode::Offline,
-            (_, true) => CacheMode::Refresh,
-            _ => CacheMode::Normal,
-        },
+        // clap refuses both flags of each pair at once.
+        fallback: Fallback::from_choice(match (args.no_fallback, args.fallback) {
+            (true, _) => Some(false),
+            (_, true) => Some(true),
+            _ => None,
+        }),
+        cache_mode: cache_mode(args.offline, args.refresh)?,
         purpose,
         progress: progress::bar(global.quiet),
         ..LoadOptions::default()
-    }
+    })
 }
 
 /// Runs the load and prints what a user must know about how it was served:

@@ -2,14 +2,13 @@
 
 use std::process::ExitCode;
 
-use nasdaq_core::Policy;
 use nasdaq_data::Purpose;
 
 use crate::args::{GlobalArgs, ValidateArgs};
 use crate::load;
 
 pub(crate) async fn run(global: &GlobalArgs, args: ValidateArgs) -> anyhow::Result<ExitCode> {
-    let mut options = load::options(global, &args.load, Purpose::Validate);
+    let mut options = load::options(global, &args.load, Purpose::Validate)?;
     options.rejects = args.rejects.clone();
     let loaded = load::run(global, &options).await?;
     let (report, quality) = (&loaded.report, &loaded.quality);
@@ -66,11 +65,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: ValidateArgs) -> anyhow::Resu
         };
         println!("Validation {verdict}.");
     }
-    let failed = quality
-        .rules
-        .iter()
-        .any(|r| r.policy == Policy::Error && r.count > 0);
-    Ok(if failed {
+    Ok(if quality.failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

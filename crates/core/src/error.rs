@@ -150,9 +150,11 @@ pub enum Error {
     AllSourcesFailed {
         /// Each source tried, in order, with why it failed.
         failures: Vec<SourceFailure>,
-        /// The last source's error, whole.
+        /// The primary's error, whole: the one to fix.
         #[source]
-        last: Box<Error>,
+        primary: Box<Error>,
+        /// The other sources' errors, in chain order.
+        others: Vec<Error>,
     },
     /// The bytes do not match the SHA-256 stored with the object.
     #[error(
@@ -224,8 +226,10 @@ impl Error {
                 | Self::Checksum { .. }
                 | Self::CorruptStream { .. }
                 | Self::TooLarge { .. }
-                | Self::AllSourcesFailed { .. }
-        )
+                // An error page where data should be: the source's doing.
+                | Self::NotCsv { .. }
+        ) || matches!(self, Self::AllSourcesFailed { primary, others, .. }
+            if others.last().unwrap_or(primary).is_source_failure())
     }
 
     /// The storage error underneath, when the source failed.

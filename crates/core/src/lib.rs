@@ -64,4 +64,4 @@ pub use quality::{Policies, Policy, QualityReport, Rule};
 pub use reader::{DEFAULT_MAX_DECOMPRESSED, ParseOptions, ReadOptions, ReadOutput, read_csv};
 pub use report::{FileLineage, LoadReport, Role, RunFacts, SourceFailure};
 pub use table::{Summary, Table, summarize};
-pub use writer::{Compression, OutputFormat, WriteOptions, write_table};
+pub use writer::{CancelFlag, Compression, OutputFormat, WriteOptions, write_table};

@@ -1,7 +1,6 @@
 //! The `Loader`: a source and a request in, a sorted, checked table and a
 //! report with its lineage out.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -124,6 +123,7 @@ impl Loader {
     /// first source of the chain that serves them.
     pub async fn load(&self, request: &LoadRequest) -> Result<Loaded> {
         let mut failures: Vec<SourceFailure> = Vec::new();
+        let mut errors: Vec<Error> = Vec::new();
         for (index, candidate) in self.chain.iter().enumerate() {
             let mut attempt = request.clone();
             if let Some(key) = &candidate.key {
@@ -155,16 +155,20 @@ impl Loader {
                 uri: candidate.source.uri(&attempt.key),
                 error: nasdaq_storage::error_chain(&err),
             });
-            if !err.is_source_failure() || index + 1 == self.chain.len() {
-                if failures.len() == 1 {
-                    return Err(err);
-                }
+            let last = !err.is_source_failure() || index + 1 == self.chain.len();
+            if last && failures.len() == 1 {
+                return Err(err);
+            }
+            tracing::info!(role = %candidate.role, error = %err, "source failed");
+            errors.push(err);
+            if last {
+                let primary = errors.remove(0);
                 return Err(Error::AllSourcesFailed {
                     failures,
-                    last: Box::new(err),
+                    primary: Box::new(primary),
+                    others: errors,
                 });
             }
-            tracing::info!(role = %candidate.role, error = %err, "source failed; trying the next");
         }
         Err(Error::Internal {
             message: "the loader has no source".to_owned(),
@@ -292,12 +296,7 @@ impl Loader {
                 requested_uri: (lineage.len() != 1).then(|| source.uri(&request.key)),
                 summary,
                 rejected: quality.rejected(),
-                warnings: quality
-                    .rules
-                    .iter()
-                    .filter(|r| r.policy == crate::Policy::Warn && r.count > 0)
-                    .map(|r| (r.rule.name().to_owned(), r.count))
-                    .collect::<BTreeMap<_, _>>(),
+                warnings: quality.warnings(),
                 files: lineage,
                 elapsed: started.elapsed(),
             },

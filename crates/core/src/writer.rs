@@ -10,6 +10,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::datatypes::{Schema, SchemaRef};
 use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
@@ -41,7 +42,40 @@ pub struct WriteOptions {
     pub metadata: Vec<(String, String)>,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
+    /// Set by the caller to stop the write: it is checked between row groups
+    /// and before the file is put in place, so a cancelled write leaves nothing.
+    pub cancel: CancelFlag,
 }
+
+/// A flag a caller raises to stop a write (Ctrl-C while encoding).
+#[derive(Debug, Clone, Default)]
+pub struct CancelFlag(Arc<AtomicBool>);
+
+impl CancelFlag {
+    /// A flag not yet raised.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the write to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the write was asked to stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Two flags are equal when they are the same flag.
+impl PartialEq for CancelFlag {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for CancelFlag {}
 
 impl Default for WriteOptions {
     fn default() -> Self {
@@ -49,8 +83,17 @@ impl Default for WriteOptions {
             compression: Compression::default(),
             metadata: Vec::new(),
             row_group_rows: 1024 * 1024,
+            cancel: CancelFlag::default(),
         }
     }
+}
+
+/// The error of a write stopped by its caller.
+fn cancelled() -> WriteFailure {
+    WriteFailure::Io(std::io::Error::new(
+        std::io::ErrorKind::Interrupted,
+        "cancelled; nothing was written",
+    ))
 }
 
 /// The file formats `write_table` speaks.
@@ -122,6 +165,10 @@ pub fn write_table(table: &Table, path: &Path, options: &WriteOptions) -> Result
     temp.as_file()
         .sync_all()
         .map_err(|err| failure(err.into()))?;
+    if options.cancel.is_cancelled() {
+        // The temp file is removed as it drops.
+        return Err(failure(cancelled()));
+    }
     temp.persist(path)
         .map_err(|err| failure(err.error.into()))?;
     Ok(())
@@ -170,6 +217,9 @@ fn write_parquet(table: &Table, file: File, options: &WriteOptions) -> Result<()
     let per_group = options.row_group_rows.max(1);
     for (index, start) in (0..rows).step_by(per_group).enumerate() {
         let group = all.slice(start, per_group.min(rows - start));
+        if options.cancel.is_cancelled() {
+            return Err(cancelled());
+        }
         let writers = factory.create_column_writers(index)?;
         let chunks: Vec<ArrowColumnChunk> = writers
             .into_par_iter()

@@ -37,6 +37,7 @@ async fn parquet_with_many_row_groups_reads_back_identically() {
             compression,
             metadata: vec![("nasdaq.test".into(), "yes".into())],
             row_group_rows: 400,
+            ..WriteOptions::default()
         };
         write_table(&table, &path, &options).unwrap();
         let builder =
@@ -76,4 +77,28 @@ async fn a_failed_write_leaves_no_file() {
     .unwrap_err();
     assert!(err.to_string().contains("missing"), "{err}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn a_cancelled_write_puts_nothing_in_place() {
+    let table = table().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bars.parquet");
+    std::fs::write(&path, b"the good copy").unwrap();
+    let options = WriteOptions {
+        row_group_rows: 100,
+        ..WriteOptions::default()
+    };
+    options.cancel.cancel();
+    let err = write_table(&table, &path, &options).unwrap_err();
+    assert!(
+        err.to_string().contains("cancelled; nothing was written"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"the good copy");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
 }

@@ -35,7 +35,7 @@ pub use check::{CheckReport, CheckStep};
 pub use error::{Error, Result};
 pub use plan::{Fallback, PlanOptions, SourcePlan};
 pub use sample::{SAMPLE_KEY, SAMPLE_PATH};
-pub use session::{LoadOptions, Purpose, S3Target, Session};
+pub use session::{LoadOptions, Purpose, S3Target, Session, cache_mode};
 pub use upload::{UploadAction, UploadReport};
 
 pub use nasdaq_config::{ConfigSources, Configured, Settings};

@@ -29,6 +29,18 @@ pub enum Fallback {
     None,
 }
 
+impl Fallback {
+    /// A front end's yes / no / unsaid (`--fallback`, `--no-fallback`,
+    /// `fallback=True/False/None`).
+    pub fn from_choice(choice: Option<bool>) -> Self {
+        match choice {
+            Some(true) => Self::Chain,
+            Some(false) => Self::None,
+            None => Self::Auto,
+        }
+    }
+}
+
 /// How the plan is built.
 #[derive(Clone, Default)]
 pub struct PlanOptions {

@@ -10,8 +10,8 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use nasdaq_config::{ConfigSources, Configured, DataSource, Settings, SourceSpec, describe};
 use nasdaq_core::{
-    FileLineage, LoadRequest, Loaded, Loader, OutputFormat, ParseOptions, ReadOptions, RowFilter,
-    RunFacts, Table, WriteOptions, write_table,
+    CancelFlag, FileLineage, LoadRequest, Loaded, Loader, OutputFormat, ParseOptions, ReadOptions,
+    RowFilter, RunFacts, Table, WriteOptions, write_table,
 };
 use nasdaq_storage::{
     CacheMode, MarketSource, ObjectStoreSource, Progress, S3Source, S3SourceBuilder,
@@ -80,6 +80,22 @@ impl std::fmt::Debug for LoadOptions {
             .field("rejects", &self.rejects)
             .field("progress", &self.progress.is_some())
             .finish()
+    }
+}
+
+/// The cache mode a front end's `offline` / `refresh` switches ask for;
+/// both at once contradict each other.
+pub fn cache_mode(offline: bool, refresh: bool) -> Result<CacheMode> {
+    match (offline, refresh) {
+        (true, true) => Err(nasdaq_config::Error::Incomplete {
+            message: "offline and refresh exclude each other: offline makes no request, \
+                      refresh downloads again"
+                .to_owned(),
+        }
+        .into()),
+        (true, false) => Ok(CacheMode::Offline),
+        (false, true) => Ok(CacheMode::Refresh),
+        (false, false) => Ok(CacheMode::Normal),
     }
 }
 
@@ -353,12 +369,27 @@ fn refuse_overwriting_an_input(output: &Path, files: &[FileLineage]) -> Result<(
     Ok(())
 }
 
-/// Writes on a blocking thread: encoding is CPU-bound.
-async fn write_blocking(table: Table, path: PathBuf, options: WriteOptions) -> Result<()> {
-    tokio::task::spawn_blocking(move || write_table(&table, &path, &options))
-        .await
-        .map_err(|err| Error::Internal {
-            message: format!("the writer stopped: {err}"),
-        })??;
+/// Writes on a blocking thread: encoding is CPU-bound. A blocking thread
+/// cannot be cancelled, so when this future is dropped (the load was
+/// interrupted) it raises the write's cancel flag, and the writer stops
+/// before putting any file in place.
+async fn write_blocking(table: Table, path: PathBuf, mut options: WriteOptions) -> Result<()> {
+    /// Raises the flag unless disarmed by a finished write.
+    struct CancelOnDrop(Option<CancelFlag>);
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            if let Some(flag) = self.0.take() {
+                flag.cancel();
+            }
+        }
+    }
+    let flag = CancelFlag::new();
+    options.cancel = flag.clone();
+    let mut guard = CancelOnDrop(Some(flag));
+    let written = tokio::task::spawn_blocking(move || write_table(&table, &path, &options)).await;
+    guard.0 = None;
+    written.map_err(|err| Error::Internal {
+        message: format!("the writer stopped: {err}"),
+    })??;
     Ok(())
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use arrow::pyarrow::{IntoPyArrow, Table as PyArrowTable};
 use nasdaq_config::{ConfigSources, OverridesFrom, keys};
 use nasdaq_data::{Error, Fallback, LoadOptions, Purpose, Session};
-use nasdaq_storage::{CacheMode, MarketSource};
+use nasdaq_storage::MarketSource;
 use pyo3::exceptions::{PyException, PyUserWarning};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -109,6 +109,10 @@ fn to_py(err: Error) -> PyErr {
         }
         Error::Storage(_) => SourceError::new_err(message),
         Error::Load(load) if load.is_source_failure() => SourceError::new_err(message),
+        Error::Load(nasdaq_core::Error::UnknownFormat { .. }) => ConfigError::new_err(message),
+        Error::Load(nasdaq_core::Error::Write { .. } | nasdaq_core::Error::Internal { .. }) => {
+            NasdaqDataError::new_err(message)
+        }
         Error::Load(_) => DataError::new_err(message),
         _ => NasdaqDataError::new_err(message),
     }
@@ -210,11 +214,6 @@ fn load<'py>(
     rejects: Option<PathBuf>,
     settings: Option<Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    if offline && refresh {
-        return Err(ConfigError::new_err(
-            "offline and refresh exclude each other: offline makes no request, refresh downloads again",
-        ));
-    }
     let session = session(py, env_file, config, settings.as_ref())?;
     let options = LoadOptions {
         source,
@@ -224,16 +223,8 @@ fn load<'py>(
         to: date(end, "end")?,
         dialect,
         ticker,
-        fallback: match fallback {
-            Some(false) => Fallback::None,
-            Some(true) => Fallback::Chain,
-            None => Fallback::Auto,
-        },
-        cache_mode: match (offline, refresh) {
-            (true, _) => CacheMode::Offline,
-            (_, true) => CacheMode::Refresh,
-            _ => CacheMode::Normal,
-        },
+        fallback: Fallback::from_choice(fallback),
+        cache_mode: nasdaq_data::cache_mode(offline, refresh).map_err(to_py)?,
         purpose: if validate {
             Purpose::Validate
         } else {

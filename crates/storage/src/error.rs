@@ -82,6 +82,14 @@ pub enum Error {
         /// What was tried and how to fix it.
         message: String,
     },
+    /// No provider of the chain had credentials.
+    #[error("{message}")]
+    NoCredentials {
+        /// What was tried, and why each did not answer.
+        tried: String,
+        /// The whole message, with what to do.
+        message: String,
+    },
     /// The backend's settings are unusable (a bad endpoint, plain http not allowed, ...).
     #[error("{message}")]
     Config {

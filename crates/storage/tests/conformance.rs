@@ -68,3 +68,32 @@ async fn shared_source_conforms() {
     conformance::run_all(&shared, true).await;
     assert_eq!(shared.to_string(), "memory://", "Display forwards");
 }
+
+#[tokio::test]
+async fn a_refused_connection_keeps_the_object_store_error_as_its_cause() {
+    use std::error::Error as _;
+    use std::time::Duration;
+
+    use nasdaq_storage::{CredentialInputs, Error, MarketSource, S3SourceBuilder};
+    let s3 = S3SourceBuilder::new("market")
+        .with_endpoint(Some("http://127.0.0.1:1".to_owned()))
+        .with_allow_http(true)
+        .with_credentials(CredentialInputs {
+            access_key_id: Some("AKIAEXAMPLE000".to_owned()),
+            secret_access_key: Some("example-secret".to_owned()),
+            ..CredentialInputs::default()
+        })
+        .with_retries(0, Duration::from_secs(1), Duration::from_millis(1))
+        .build()
+        .await
+        .unwrap();
+    let err = s3.head("NASDAQ.csv").await.unwrap_err();
+    assert!(matches!(err, Error::Backend { .. }), "{err}");
+    assert!(err.is_unreachable(), "{err:?}");
+    let cause = err.source().expect("a cause");
+    assert!(
+        cause.downcast_ref::<object_store::Error>().is_some(),
+        "{cause:?}"
+    );
+    assert!(!format!("{err:?}").contains("example-secret"));
+}

@@ -189,7 +189,7 @@ async fn without_credentials_it_fails_fast_listing_what_was_tried() {
         .await
         .unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, Error::Credentials { .. }), "{text}");
+    assert!(matches!(err, Error::NoCredentials { .. }), "{text}");
     for tried in [
         "environment",
         ".aws/credentials: no such file",

@@ -222,6 +222,15 @@ impl QualityReport {
             .collect()
     }
 
+    /// Violations of warn-policy rules per rule name, for the load report.
+    pub fn warnings(&self) -> BTreeMap<String, u64> {
+        self.rules
+            .iter()
+            .filter(|r| r.policy == Policy::Warn && r.count > 0)
+            .map(|r| (r.rule.name().to_owned(), r.count))
+            .collect()
+    }
+
     /// A one-paragraph account of the error rules that fired.
     pub fn failure_summary(&self) -> String {
         self.rules

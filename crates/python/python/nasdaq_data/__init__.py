@@ -159,8 +159,10 @@ def load(
         config: the ``nasdaq.toml`` to read (default: ``./nasdaq.toml`` if present).
         offline: read the disk cache only, make no request.
         refresh: download again even when the cache is current.
-        fallback: False keeps to the primary source; None or True lets an S3
-            source fall back to the secondary bucket and ``LOCAL_FALLBACK``.
+        fallback: None: the configured source falls back to the secondary
+            bucket and ``LOCAL_FALLBACK`` (as the old loader did), a source
+            named here does not; True: any S3 source falls back; False: only
+            the primary source.
         output: also write the table here (.parquet, .arrow, .csv), with the
             report in its metadata.
         **settings: any setting by its ``.env`` name, lower or upper case:

@@ -61,13 +61,19 @@ impl Download<'_> {
                     written += chunk.len() as u64;
                     file.write_all(&chunk).map_err(DiskCache::io(temp.path()))?;
                 }
-                Some(Err(err)) if resumes < self.max_resumes && written < info.size => {
+                // Without an ETag nothing proves the rest is of the same version.
+                Some(Err(err))
+                    if resumes < self.max_resumes && written < info.size && info.etag.is_some() =>
+                {
                     resumes += 1;
                     tracing::warn!(uri = %info.uri, written, %err, "download cut; resuming");
                     stream = self.rest(written, &info).await?;
                 }
                 Some(Err(err)) => return Err(err),
-                None if written < info.size && resumes < self.max_resumes => {
+                None if written < info.size
+                    && resumes < self.max_resumes
+                    && info.etag.is_some() =>
+                {
                     resumes += 1;
                     tracing::warn!(uri = %info.uri, written, "body ended early; resuming");
                     stream = self.rest(written, &info).await?;
