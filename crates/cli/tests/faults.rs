@@ -201,6 +201,29 @@ fn a_flipped_byte_is_a_checksum_error_and_caches_nothing() {
 }
 
 #[test]
+fn a_configuration_error_is_never_answered_from_the_cache() {
+    let Some(rig) = Rig::new() else { return };
+    rig.sandbox.write("NASDAQ.csv", SAMPLE);
+    assert!(rig.fetch(&[]).status.success(), "the cache is filled");
+    let out = rig
+        .base(&rig.proxy.endpoint)
+        .env("AWS_ALLOW_HTTP", "false")
+        .args(["fetch", URI, "--fallback"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("is plain http") && err.contains("AWS_ALLOW_HTTP=true"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("STALE") && !err.contains("served by"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_named_source_never_falls_back_unless_asked() {
     let Some(rig) = Rig::new() else { return };
     rig.sandbox.write("NASDAQ.csv", SAMPLE);

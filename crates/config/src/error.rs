@@ -69,6 +69,47 @@ pub enum Error {
     Storage(#[from] nasdaq_storage::Error),
 }
 
+/// The layer a value came from and the name it has there (`--timeout`,
+/// `NASDAQ_TIMEOUT_SECS`, `timeout.request_secs`).
+fn origin_and_name(
+    metadata: Option<&figment::Metadata>,
+    profile: &figment::Profile,
+    path: &[String],
+) -> (String, String) {
+    match metadata {
+        Some(metadata) => {
+            let origin = match crate::layers::Origin::of(metadata) {
+                Some(origin) => origin.to_string(),
+                // A provider the embedding program merged: figment's name for it.
+                None => metadata.name.to_string(),
+            };
+            (origin, metadata.interpolate(profile, path))
+        }
+        None => ("settings".to_owned(), path.join(".")),
+    }
+}
+
+/// A value that parsed but is out of range, named as the user wrote it.
+pub(crate) fn out_of_range(
+    figment: &figment::Figment,
+    spec: &crate::keys::KeySpec,
+    value: &str,
+    expected: &str,
+) -> Error {
+    let path: Vec<String> = spec.path.split('.').map(str::to_owned).collect();
+    let (origin, key) = origin_and_name(
+        figment.find_metadata(spec.path),
+        &figment::Profile::Default,
+        &path,
+    );
+    Error::Invalid {
+        key,
+        value: value.to_owned(),
+        origin,
+        expected: expected.to_owned(),
+    }
+}
+
 /// Turns figment's first error into ours, naming key, value and origin.
 pub(crate) fn from_figment(err: figment::Error, figment: &figment::Figment) -> Error {
     use figment::error::Kind;
@@ -79,17 +120,7 @@ pub(crate) fn from_figment(err: figment::Error, figment: &figment::Figment) -> E
     };
     let path = err.path.join(".");
     let profile = err.profile.clone().unwrap_or_default();
-    let (origin, name) = match &err.metadata {
-        Some(metadata) => {
-            let origin = match crate::layers::Origin::of(metadata) {
-                Some(origin) => origin.to_string(),
-                // A provider the embedding program merged: figment's name for it.
-                None => metadata.name.to_string(),
-            };
-            (origin, metadata.interpolate(&profile, &err.path))
-        }
-        None => ("settings".to_owned(), path.clone()),
-    };
+    let (origin, name) = origin_and_name(err.metadata.as_ref(), &profile, &err.path);
     if let Kind::UnknownField(field, _) = &err.kind {
         let key = if path.is_empty() {
             field.clone()

@@ -61,7 +61,7 @@ const fn hidden(spec: KeySpec, visibility: Visibility) -> KeySpec {
 
 const TEXT: &str = "a text value";
 const BOOL: &str = "true or false";
-const SECONDS: &str = "a whole number of seconds, 0 or more";
+const SECONDS: &str = "a whole number of seconds, 1 or more";
 const COUNT: &str = "a whole number, 0 or more";
 const POLICY: &str = "error, warn or drop";
 const QUALITY: &str = "Data-quality rules (error, warn or drop)";

@@ -202,7 +202,7 @@ fn a_negative_timeout_names_the_variable() {
     let err = Settings::load(&sources(dir.path(), &[("NASDAQ_TIMEOUT_SECS", "-5")])).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "NASDAQ_TIMEOUT_SECS=-5 (from environment): expected a whole number of seconds, 0 or more"
+        "NASDAQ_TIMEOUT_SECS=-5 (from environment): expected a whole number of seconds, 1 or more"
     );
     let mut s = sources(dir.path(), &[]);
     s.flags = vec![("NASDAQ_RETRY_MAX_RETRIES", "lots".to_owned())];
@@ -379,4 +379,56 @@ fn a_provider_merged_by_the_program_is_named_by_figment() {
         }
     );
     assert_eq!(origin(&c, "AWS_REGION"), "nasdaq-data settings");
+}
+
+#[test]
+fn a_zero_timeout_is_refused_naming_key_and_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "NASDAQ_TIMEOUT_CONNECT_SECS=0\n").unwrap();
+    let sources = |environment: Vec<(String, String)>, flags: Vec<(&'static str, String)>| {
+        nasdaq_config::ConfigSources {
+            cwd: dir.path().into(),
+            environment,
+            flags,
+            ..Default::default()
+        }
+    };
+    let err = Settings::load(&sources(vec![], vec![]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("NASDAQ_TIMEOUT_CONNECT_SECS=0 (from .env (")
+            && err.ends_with("expected a whole number of seconds, 1 or more"),
+        "{err}"
+    );
+    std::fs::write(dir.path().join(".env"), "").unwrap();
+    let err = Settings::load(&sources(vec![], vec![("NASDAQ_TIMEOUT_SECS", "0".into())]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("--timeout=0 (from command line)"), "{err}");
+    let env = vec![("NASDAQ_RETRY_TIMEOUT_SECS".to_owned(), "0".to_owned())];
+    let err = Settings::load(&sources(env, vec![]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("NASDAQ_RETRY_TIMEOUT_SECS=0 (from environment)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_settings_file_that_is_a_directory_is_an_error() {
+    for name in ["nasdaq.toml", ".env"] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(name)).unwrap();
+        let sources = nasdaq_config::ConfigSources {
+            cwd: dir.path().into(),
+            ..Default::default()
+        };
+        let err = Settings::load(&sources).unwrap_err().to_string();
+        assert!(
+            err.contains(name) && err.contains("is a directory, not a settings file"),
+            "{err}"
+        );
+    }
 }

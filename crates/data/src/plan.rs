@@ -10,8 +10,8 @@ use std::sync::Arc;
 use nasdaq_config::{Configured, DataSource, SourceSpec};
 use nasdaq_core::{Candidate, Role};
 use nasdaq_storage::{
-    CacheMode, CachedSource, CredentialReport, DiskCache, MarketSource, Progress, S3SourceBuilder,
-    UnavailableSource,
+    CacheMode, CachedSource, CredentialReport, DiskCache, Error as StorageError, MarketSource,
+    Progress, S3SourceBuilder, UnavailableSource,
 };
 
 use crate::{Result, sample};
@@ -186,6 +186,11 @@ async fn s3_candidate(
                 Ok(s3) => {
                     let report = s3.credentials().clone();
                     (Arc::new(s3) as Arc<dyn MarketSource>, Some(report))
+                }
+                // A misconfiguration is an error to fix, not an outage: no
+                // fallback and no stale cached copy may answer it.
+                Err(err @ (StorageError::PlainHttp { .. } | StorageError::Config { .. })) => {
+                    return Err(err.into());
                 }
                 Err(err) => (Arc::new(UnavailableSource::new(root, err)), None),
             }

@@ -134,9 +134,27 @@ impl Settings {
     /// Extracts settings from any figment, with errors that name the key,
     /// the value and where it was set.
     pub fn extract(figment: &Figment) -> Result<Self> {
-        figment
+        let settings = figment
             .extract::<Settings>()
-            .map_err(|err| crate::error::from_figment(err, figment))
+            .map_err(|err| crate::error::from_figment(err, figment))?;
+        // A zero timeout parses, but makes every request fail at once.
+        for (path, value) in [
+            ("timeout.request_secs", settings.timeout.request_secs),
+            ("timeout.connect_secs", settings.timeout.connect_secs),
+            ("retry.timeout_secs", settings.retry.timeout_secs),
+        ] {
+            if value == 0
+                && let Some(spec) = keys::by_path(path)
+            {
+                return Err(crate::error::out_of_range(
+                    figment,
+                    spec,
+                    "0",
+                    spec.expected,
+                ));
+            }
+        }
+        Ok(settings)
     }
 
     #[allow(clippy::type_complexity, reason = "private plumbing of load()")]
@@ -223,6 +241,9 @@ fn locate(
     match named {
         Some((path, set_by)) => {
             let path = sources.cwd.join(path);
+            if path.is_dir() {
+                return Err(not_a_file(&path));
+            }
             if !path.is_file() {
                 return Err(Error::MissingFile {
                     path: path.display().to_string(),
@@ -231,7 +252,22 @@ fn locate(
             }
             Ok(Some(path))
         }
-        None => Ok(Some(sources.cwd.join(default_name)).filter(|p| p.is_file())),
+        None => {
+            let path = sources.cwd.join(default_name);
+            // A directory where the settings file belongs is a mistake to
+            // report, not a file to ignore.
+            if path.is_dir() {
+                return Err(not_a_file(&path));
+            }
+            Ok(Some(path).filter(|p| p.is_file()))
+        }
+    }
+}
+
+fn not_a_file(path: &Path) -> Error {
+    Error::File {
+        path: path.display().to_string(),
+        message: "is a directory, not a settings file; remove or rename it".to_owned(),
     }
 }
 
