@@ -37,12 +37,50 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
-        Ok(code) => code,
-        Err(err) => {
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = run(cli) => Ok(outcome),
+            signal = interrupted() => Err(signal),
+        }
+    });
+    // Dropping the runtime waits for blocking work (a write being encoded),
+    // which stops at its cancel flag and removes its temporary file.
+    drop(runtime);
+    match outcome {
+        Ok(Ok(code)) => code,
+        Ok(Err(err)) => {
             eprintln!("error: {}", hints::render(&err));
             ExitCode::FAILURE
         }
+        Err(signal) => {
+            eprintln!("interrupted by {}: nothing was written", signal.name);
+            ExitCode::from(signal.exit_code)
+        }
+    }
+}
+
+/// A signal that stops the command.
+struct Stop {
+    name: &'static str,
+    /// 128 + the signal number, as shells report it.
+    exit_code: u8,
+}
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM. When it comes, the command's future
+/// is dropped: downloads and writes in progress remove their temporary files
+/// on the way out, and no partial file is put in place.
+async fn interrupted() -> Stop {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // Without handlers the default action (exit) applies; never resolve.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => Stop { name: "SIGINT", exit_code: 130 },
+        _ = term.recv() => Stop { name: "SIGTERM", exit_code: 143 },
     }
 }
 

@@ -1,0 +1,85 @@
+//! Ctrl-C and SIGTERM: the command stops, says so, exits 130 / 143, and
+//! leaves no partial file anywhere nor replaces a good one.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Sandbox, stderr};
+
+/// A file big enough that loading and writing it takes a while.
+fn big_csv(sandbox: &Sandbox) {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(sandbox.path("big.csv")).unwrap());
+    writeln!(file, "Date,Ticker,Open,High,Low,Close,Adj Close,Volume").unwrap();
+    let start = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+    for day in 0..300 {
+        let date = start + chrono::Duration::days(day);
+        for ticker in 0..2000 {
+            writeln!(file, "{date},T{ticker:04},10,11,9,10.5,10.4,{}", 1000 + ticker).unwrap();
+        }
+    }
+}
+
+fn spawn(sandbox: &Sandbox) -> Child {
+    sandbox
+        .command()
+        .args(["fetch", "big.csv", "--output", "out.parquet", "--quiet"])
+        .env("NASDAQ_QUALITY_MISSING_SESSIONS", "drop")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn signal(child: &Child, signal: i32) {
+    let pid = i32::try_from(child.id()).unwrap();
+    assert_eq!(unsafe_kill(pid, signal), 0);
+}
+
+#[allow(unsafe_code, reason = "sending a signal to our own child process")]
+fn unsafe_kill(pid: i32, signal: i32) -> i32 {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe { libc::kill(pid, signal) }
+}
+
+fn leftovers(sandbox: &Sandbox) -> Vec<String> {
+    sandbox
+        .files()
+        .into_iter()
+        .filter(|f| f.starts_with(".nasdaq-output-") || f.ends_with(".partial"))
+        .collect()
+}
+
+#[test]
+fn ctrl_c_while_writing_leaves_the_old_output_and_no_partial_file() {
+    let sandbox = Sandbox::new();
+    big_csv(&sandbox);
+    sandbox.write("out.parquet", "the good copy");
+    let child = spawn(&sandbox);
+    // Interrupt once the writer has its temporary file: the hardest moment.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while leftovers(&sandbox).is_empty() {
+        assert!(Instant::now() < deadline, "the write never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    signal(&child, libc::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted by SIGINT"), "{}", stderr(&out));
+    assert_eq!(leftovers(&sandbox), Vec::<String>::new());
+    assert_eq!(std::fs::read(sandbox.path("out.parquet")).unwrap(), b"the good copy");
+}
+
+#[test]
+fn sigterm_while_loading_exits_143_and_writes_nothing() {
+    let sandbox = Sandbox::new();
+    big_csv(&sandbox);
+    let child = spawn(&sandbox);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    assert_eq!(leftovers(&sandbox), Vec::<String>::new());
+    assert!(!sandbox.path("out.parquet").exists());
+}
