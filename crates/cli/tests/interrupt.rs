@@ -17,7 +17,12 @@ fn big_csv(sandbox: &Sandbox) {
     for day in 0..300 {
         let date = start + chrono::Duration::days(day);
         for ticker in 0..2000 {
-            writeln!(file, "{date},T{ticker:04},10,11,9,10.5,10.4,{}", 1000 + ticker).unwrap();
+            writeln!(
+                file,
+                "{date},T{ticker:04},10,11,9,10.5,10.4,{}",
+                1000 + ticker
+            )
+            .unwrap();
         }
     }
 }
@@ -66,9 +71,16 @@ fn ctrl_c_while_writing_leaves_the_old_output_and_no_partial_file() {
     signal(&child, libc::SIGINT);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert!(stderr(&out).contains("interrupted by SIGINT"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("interrupted by SIGINT"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(leftovers(&sandbox), Vec::<String>::new());
-    assert_eq!(std::fs::read(sandbox.path("out.parquet")).unwrap(), b"the good copy");
+    assert_eq!(
+        std::fs::read(sandbox.path("out.parquet")).unwrap(),
+        b"the good copy"
+    );
 }
 
 #[test]

@@ -339,3 +339,92 @@ async fn a_checksum_mismatch_is_refused_with_nothing_cached() {
     );
     assert_empty(&cache);
 }
+
+/// The data file of the only entry in `dir`.
+fn data_file(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "data"))
+        .expect("one entry")
+}
+
+#[tokio::test]
+async fn an_entry_changed_on_disk_is_dropped_and_downloaded_again() {
+    use futures::TryStreamExt;
+    use nasdaq_storage::{CacheMode, CacheOutcome, CachedSource, DiskCache, MarketSource};
+
+    let memory = nasdaq_storage::ObjectStoreSource::memory();
+    let body = "Date,Ticker,Close\n2024-01-02,AAPL,185.6\n";
+    memory
+        .put("NASDAQ.csv", body.into(), Default::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let source = |mode| {
+        CachedSource::new(
+            Arc::new(memory.clone()),
+            DiskCache::open(dir.path()).unwrap(),
+            "test",
+        )
+        .with_mode(mode)
+    };
+    let read = |fetched: nasdaq_storage::Fetched| async move {
+        let chunks: Vec<bytes::Bytes> = fetched.stream.try_collect().await.unwrap();
+        (fetched.cache, chunks.concat())
+    };
+    let (outcome, _) = read(
+        source(CacheMode::Normal)
+            .get("NASDAQ.csv", Default::default())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(outcome, Some(CacheOutcome::Miss));
+
+    // Same size, other bytes: not served as revalidated; fetched anew.
+    let data = data_file(dir.path());
+    std::fs::write(&data, body.replace("185.6", "999.9")).unwrap();
+    let (outcome, bytes) = read(
+        source(CacheMode::Normal)
+            .get("NASDAQ.csv", Default::default())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(outcome, Some(CacheOutcome::Miss));
+    assert_eq!(bytes, body.as_bytes());
+
+    // Replaced by a link out of the cache: never followed, fetched anew,
+    // the file behind the link untouched.
+    let outside = dir
+        .path()
+        .join("..")
+        .join(format!("outside-{}", std::process::id()));
+    std::fs::write(&outside, body.replace("185.6", "111.1")).unwrap();
+    let data = data_file(dir.path());
+    std::fs::remove_file(&data).unwrap();
+    std::os::unix::fs::symlink(&outside, &data).unwrap();
+    let (outcome, bytes) = read(
+        source(CacheMode::Normal)
+            .get("NASDAQ.csv", Default::default())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(outcome, Some(CacheOutcome::Miss));
+    assert_eq!(bytes, body.as_bytes());
+    assert!(std::fs::read_to_string(&outside).unwrap().contains("111.1"));
+    std::fs::remove_file(&outside).unwrap();
+
+    // Offline, a damaged entry is not served: it is not in the cache.
+    std::fs::write(data_file(dir.path()), body.replace("185.6", "000.0")).unwrap();
+    let err = source(CacheMode::Offline)
+        .get("NASDAQ.csv", Default::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, nasdaq_storage::Error::NotCached { .. }),
+        "{err}"
+    );
+}

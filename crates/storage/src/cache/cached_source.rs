@@ -125,7 +125,7 @@ impl MarketSource for CachedSource {
         let uri = self.inner.uri(key);
         let id = DiskCache::id(&format!("{} {uri}", self.scope));
         if self.mode == CacheMode::Offline {
-            return match self.cache.read_entry(&id) {
+            return match self.cache.read_verified_entry(&id) {
                 Some(entry) => self.serve(&id, entry, CacheOutcome::Offline),
                 None => Err(Error::NotCached {
                     uri,
@@ -136,7 +136,7 @@ impl MarketSource for CachedSource {
         let _lock = EntryLock::acquire(&self.cache, &id).await?;
         let cached = match self.mode {
             CacheMode::Refresh => None,
-            _ => self.cache.read_entry(&id),
+            _ => self.cache.read_verified_entry(&id),
         };
         let request = GetOptions {
             if_none_match: cached.as_ref().and_then(|e| e.etag.clone()),

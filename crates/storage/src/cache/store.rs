@@ -62,6 +62,20 @@ pub struct DiskCache {
     dir: PathBuf,
 }
 
+/// SHA-256 of a file's bytes, read in blocks.
+fn hash_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buffer)? {
+            0 => return Ok(hex::encode(hasher.finalize())),
+            n => hasher.update(&buffer[..n]),
+        }
+    }
+}
+
 /// The tag file at the root of a cache directory.
 const TAG_FILE: &str = "CACHEDIR.TAG";
 /// Its contents: the signature of the Cache Directory Tagging Specification,
@@ -148,12 +162,32 @@ impl DiskCache {
         }
     }
 
-    /// The entry of `id`, when both its files are there and agree on the size.
+    /// The entry of `id`, when both its files are there and agree on the
+    /// size; a data file that is a link is no entry (never followed).
     pub(super) fn read_entry(&self, id: &str) -> Option<CacheEntry> {
         let (data, meta, _) = self.paths(id);
         let entry: CacheEntry = serde_json::from_slice(&std::fs::read(meta).ok()?).ok()?;
-        let size = std::fs::metadata(data).ok()?.len();
-        (size == entry.size).then_some(entry)
+        let found = std::fs::symlink_metadata(data).ok()?;
+        (found.file_type().is_file() && found.len() == entry.size).then_some(entry)
+    }
+
+    /// The entry of `id` if its bytes still hash to the recorded SHA-256;
+    /// a changed, truncated or linked entry is removed, so the caller
+    /// downloads again instead of serving it.
+    pub(super) fn read_verified_entry(&self, id: &str) -> Option<CacheEntry> {
+        let (data, meta, _) = self.paths(id);
+        let entry = match self.read_entry(id) {
+            Some(entry) if hash_file(&data).is_ok_and(|h| h == entry.sha256) => return Some(entry),
+            Some(entry) => entry.uri,
+            None if meta.exists() || std::fs::symlink_metadata(&data).is_ok() => {
+                "an unreadable entry".to_owned()
+            }
+            None => return None,
+        };
+        tracing::warn!(uri = %entry, "the cached copy changed on disk; dropping it");
+        let _ = std::fs::remove_file(&data);
+        let _ = std::fs::remove_file(&meta);
+        None
     }
 
     /// Every entry, sorted by address.
