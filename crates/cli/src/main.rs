@@ -97,7 +97,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Logs go to stderr; `-v` raises the level, `RUST_LOG` overrides it.
+/// Logs go to stderr; `-v` raises the level of our own crates, `RUST_LOG`
+/// overrides it. Other crates stay at `warn`: the HTTP stack's debug and
+/// trace lines print request URLs whole, passwords in them included.
 fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
@@ -106,8 +108,19 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 2) => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let ours = [
+        "nasdaq_cli",
+        "nasdaq_data",
+        "nasdaq_core",
+        "nasdaq_storage",
+        "nasdaq_config",
+    ]
+    .map(|target| format!(",{target}={level}"))
+    .concat();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        let others = if quiet { "error" } else { "warn" };
+        tracing_subscriber::EnvFilter::new(format!("{others}{ours}"))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

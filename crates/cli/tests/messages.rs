@@ -213,3 +213,40 @@ fn the_cli_adds_its_hints_to_library_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn a_password_in_the_endpoint_is_never_printed() {
+    let sandbox = Sandbox::new();
+    let endpoint = "http://minio:hunter2secret@127.0.0.1:1";
+    let runs: [&[&str]; 5] = [
+        &["config", "show"],
+        &["config", "show", "--json"],
+        &["check", "s3://market/NASDAQ.csv", "--json"],
+        &["fetch", "s3://market/NASDAQ.csv"],
+        &[
+            "-vvv",
+            "fetch",
+            "s3://market/NASDAQ.csv",
+            "--allow-http",
+            "--max-retries",
+            "0",
+        ],
+    ];
+    for args in runs {
+        let out = sandbox
+            .command()
+            .args(args)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE000")
+            .env("AWS_SECRET_ACCESS_KEY", "example-secret")
+            .output()
+            .unwrap();
+        let all = format!("{}{}", common::stdout(&out), stderr(&out));
+        assert!(!all.contains("hunter2"), "{args:?}: {all}");
+        assert!(!all.contains("example-secret"), "{args:?}: {all}");
+        assert!(
+            all.contains("minio:***@127.0.0.1") || all.contains("plain http"),
+            "{args:?}: {all}"
+        );
+    }
+}

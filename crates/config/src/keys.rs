@@ -404,7 +404,7 @@ pub fn is_secret_env(name: &str) -> bool {
 /// A value as it may be shown: secrets as set/unset, key ids shortened.
 pub fn redact(spec: &KeySpec, value: &str) -> String {
     match spec.visibility {
-        Visibility::Plain => value.to_owned(),
+        Visibility::Plain => nasdaq_storage::redact_url(value),
         Visibility::Partial => {
             let shown: String = value.chars().take(4).collect();
             format!("{shown}… (set)")

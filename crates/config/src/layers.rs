@@ -211,8 +211,16 @@ pub(crate) fn read_dotenv(path: &std::path::Path) -> Result<Vec<(String, String)
         match item {
             Ok(pair) => vars.push(pair),
             Err(dotenvy::Error::LineParse(line, column)) => {
+                // The value may be a secret: name the line by its key only.
+                let name: String = line
+                    .trim_start()
+                    .trim_start_matches("export ")
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
                 return Err(format!(
-                    "cannot parse {line:?} at character {column}: expected NAME=value"
+                    "cannot parse the line for {name:?} at character {column}: expected NAME=value \
+                     (the value is not shown)"
                 ));
             }
             Err(err) => return Err(format!("entry {}: {err}", index + 1)),

@@ -432,3 +432,64 @@ fn a_settings_file_that_is_a_directory_is_an_error() {
         );
     }
 }
+
+#[test]
+fn syntax_errors_never_print_a_secret() {
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENGbPxRfiCYEXAMPLEKEY";
+    let dir = tempfile::tempdir().unwrap();
+    let sources = || nasdaq_config::ConfigSources {
+        cwd: dir.path().into(),
+        ..Default::default()
+    };
+    std::fs::write(
+        dir.path().join("nasdaq.toml"),
+        format!("aws_region = \"eu-west-1\"\naws_secret_access_key = \"{SECRET}\n"),
+    )
+    .unwrap();
+    let err = Settings::load(&sources()).unwrap_err().to_string();
+    assert!(
+        err.contains("nasdaq.toml") && err.contains("TOML syntax error"),
+        "{err}"
+    );
+    assert!(err.contains("line 2"), "{err}");
+    assert!(!err.contains(&SECRET[..8]), "{err}");
+
+    std::fs::remove_file(dir.path().join("nasdaq.toml")).unwrap();
+    for line in [
+        format!("AWS_SECRET_ACCESS_KEY {SECRET}\n"),
+        format!("AWS_SECRET_ACCESS_KEY=\"{SECRET}\n"),
+    ] {
+        std::fs::write(
+            dir.path().join(".env"),
+            format!("AWS_REGION=us-east-1\n{line}"),
+        )
+        .unwrap();
+        let err = Settings::load(&sources()).unwrap_err().to_string();
+        assert!(err.contains(".env"), "{err}");
+        assert!(!err.contains(&SECRET[..8]), "{err}");
+    }
+}
+
+#[test]
+fn a_password_in_an_endpoint_is_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let sources = nasdaq_config::ConfigSources {
+        cwd: dir.path().into(),
+        environment: vec![(
+            "AWS_ENDPOINT_URL".to_owned(),
+            "http://minio:hunter2secret@127.0.0.1:9000".to_owned(),
+        )],
+        ..Default::default()
+    };
+    let configured = Settings::load(&sources).unwrap();
+    let shown: Vec<String> = nasdaq_config::describe(&configured)
+        .into_iter()
+        .filter_map(|(_, value, _)| value)
+        .collect();
+    assert!(
+        shown.iter().any(|v| v == "http://minio:***@127.0.0.1:9000"),
+        "{shown:?}"
+    );
+    assert!(!shown.iter().any(|v| v.contains("hunter2")), "{shown:?}");
+    assert!(!format!("{configured:?}").contains("hunter2"));
+}

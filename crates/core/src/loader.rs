@@ -159,7 +159,7 @@ impl Loader {
             if last && failures.len() == 1 {
                 return Err(err);
             }
-            tracing::info!(role = %candidate.role, error = %err, "source failed");
+            tracing::info!(role = %candidate.role, error = %nasdaq_storage::error_chain(&err), "source failed");
             errors.push(err);
             if last {
                 let primary = errors.remove(0);

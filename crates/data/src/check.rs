@@ -58,7 +58,7 @@ impl Session {
     ) -> Result<CheckReport> {
         let target = self.s3_target(target)?;
         let mut report = CheckReport {
-            endpoint: target.builder.endpoint(),
+            endpoint: nasdaq_storage::redact_url(&target.builder.endpoint()),
             region: self.configured().settings.aws_region.clone(),
             bucket: target.bucket.clone(),
             key: target.key.clone(),

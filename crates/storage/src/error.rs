@@ -361,7 +361,40 @@ fn denial_reason(code: Option<&str>, method: &str, listing: bool, uri: &str) -> 
     }
 }
 
-/// Joins an error and its sources with `: `, the way `anyhow` prints `{:#}`,
+/// Text as it may be shown: a password in any URL in it
+/// (`https://user:pass@host`) becomes `***`.
+pub fn redact_url(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let end = tail
+            .find(['/', '?', '#', ' ', '"', '\'', ')', '\n'])
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(userinfo_end) => {
+                let userinfo = &authority[..userinfo_end];
+                match userinfo.split_once(':') {
+                    Some((user, _password)) => {
+                        out.push_str(user);
+                        out.push_str(":***");
+                    }
+                    None => out.push_str("***"),
+                }
+                out.push_str(&authority[userinfo_end..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Joins an error and its sources with `: `, the way `anyhow` prints `{:#}`
+/// (with any password in a URL hidden),
 /// leaving out a cause whose text the message already holds (object_store
 /// repeats its source in its own message).
 pub fn error_chain(err: &dyn std::error::Error) -> String {
@@ -375,7 +408,7 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
         }
         source = cause.source();
     }
-    message
+    redact_url(&message)
 }
 
 #[cfg(test)]

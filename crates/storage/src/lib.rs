@@ -34,7 +34,7 @@ mod unavailable;
 
 pub use cache::{CacheMode, CachedSource, DiskCache};
 pub use credentials::{CredentialInputs, CredentialReport};
-pub use error::{Error, Result, SharedError, error_chain};
+pub use error::{Error, Result, SharedError, error_chain, redact_url};
 pub use object::ObjectStoreSource;
 pub use s3::{S3Source, S3SourceBuilder};
 pub use source::{

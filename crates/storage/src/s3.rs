@@ -184,11 +184,14 @@ impl S3SourceBuilder {
         }
         if let Some(endpoint) = &self.endpoint {
             let parsed = url::Url::parse(endpoint).map_err(|err| Error::Config {
-                message: format!("AWS_ENDPOINT_URL {endpoint:?} is not a URL ({err}): write e.g. https://s3.example.com or http://127.0.0.1:9000"),
+                message: format!(
+                    "AWS_ENDPOINT_URL {:?} is not a URL ({err}): write e.g. https://s3.example.com or http://127.0.0.1:9000",
+                    crate::redact_url(endpoint)
+                ),
             })?;
             if parsed.scheme() == "http" && !self.allow_http {
                 return Err(Error::PlainHttp {
-                    endpoint: endpoint.clone(),
+                    endpoint: crate::redact_url(endpoint),
                 });
             }
         }
@@ -309,7 +312,7 @@ impl Debug for S3Source {
         f.debug_struct("S3Source")
             .field("bucket", &self.bucket)
             .field("region", &self.region)
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &crate::redact_url(&self.endpoint))
             .field("credentials", &self.credentials.provider)
             .finish_non_exhaustive()
     }

@@ -80,9 +80,12 @@ pub struct Configured {
 
 impl std::fmt::Debug for Configured {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The figment holds secrets in plain text: never print it.
+        // The figment holds secrets in plain text: never print it. Secrets
+        // in the settings print as `Secret(..)`; a password in an endpoint
+        // URL is masked here.
+        let settings = nasdaq_storage::redact_url(&format!("{:?}", self.settings));
         f.debug_struct("Configured")
-            .field("settings", &self.settings)
+            .field("settings", &format_args!("{settings}"))
             .field("warnings", &self.warnings)
             .field("config_file", &self.config_file)
             .field("env_file", &self.env_file)
@@ -283,8 +286,59 @@ fn check_toml(path: &Path) -> Result<()> {
         .map(|_| ())
         .map_err(|err| Error::File {
             path: shown,
-            message: format!("TOML syntax error: {}", err.to_string().trim()),
+            message: format!(
+                "TOML syntax error: {}",
+                hide_secret_lines(err.to_string().trim(), &text)
+            ),
         })
+}
+
+/// The parser's message with every quoted source line that holds a secret
+/// key (or a secret's value) replaced: a syntax error must not print it.
+fn hide_secret_lines(message: &str, text: &str) -> String {
+    let secret_names: Vec<String> = keys::KEYS
+        .iter()
+        .filter(|k| k.visibility == keys::Visibility::Secret)
+        .map(|k| {
+            k.path
+                .rsplit('.')
+                .next()
+                .unwrap_or(k.path)
+                .to_ascii_lowercase()
+        })
+        .collect();
+    let holds_secret = |line: &str| {
+        let lower = line.to_ascii_lowercase();
+        secret_names
+            .iter()
+            .any(|name| lower.contains(name.as_str()))
+    };
+    // Values on secret lines, to catch them wherever the message repeats them.
+    let values: Vec<&str> = text
+        .lines()
+        .filter(|line| holds_secret(line))
+        .filter_map(|line| {
+            line.split_once('=')
+                .map(|(_, v)| v.trim().trim_matches(['"', '\'']))
+        })
+        .filter(|v| v.len() >= 4)
+        .collect();
+    message
+        .lines()
+        .map(|line| {
+            let mut line = match line.split_once(" | ") {
+                Some((gutter, quoted)) if holds_secret(quoted) => {
+                    format!("{gutter} | (a line holding a secret, not shown)")
+                }
+                _ => line.to_owned(),
+            };
+            for value in &values {
+                line = line.replace(value, "(secret)");
+            }
+            line
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A warning when a .env file holds a secret and others can read it.
