@@ -104,6 +104,18 @@ pub enum Error {
         /// Fields in the row.
         found: usize,
     },
+    /// A line longer than any bar could be: refused, not buffered.
+    #[error(
+        "{file}: line {line} is longer than {max} bytes without a line end; this is not a file of daily bars"
+    )]
+    LineTooLong {
+        /// The object's address.
+        file: String,
+        /// 1-based line number where it starts (approximate with several chunks in flight).
+        line: u64,
+        /// The bound in bytes.
+        max: usize,
+    },
     /// The output path has no known extension.
     #[error("{path}: unknown output format; use .parquet, .arrow / .ipc / .feather or .csv")]
     UnknownFormat {

@@ -61,7 +61,9 @@ pub use loader::{Candidate, LoadRequest, Loaded, Loader};
 pub use nasdaq_storage::Progress;
 pub use parse::RowFilter;
 pub use quality::{Policies, Policy, QualityReport, Rule};
-pub use reader::{DEFAULT_MAX_DECOMPRESSED, ParseOptions, ReadOptions, ReadOutput, read_csv};
+pub use reader::{
+    DEFAULT_MAX_DECOMPRESSED, MAX_LINE, ParseOptions, ReadOptions, ReadOutput, read_csv,
+};
 pub use report::{FileLineage, LoadReport, Role, RunFacts, SourceFailure};
 pub use table::{Summary, Table, summarize};
 pub use writer::{CancelFlag, Compression, OutputFormat, WriteOptions, write_table};

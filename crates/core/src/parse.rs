@@ -73,9 +73,8 @@ pub(crate) fn parse_date(field: &[u8], format: DateFormat) -> Result<i32, String
             && (field.len() == 10 || matches!(field[10], b' ' | b'T')))
         .then(|| Some((digits(0..4)?, digits(5..7)?, digits(8..10)?)))
         .flatten(),
-        DateFormat::UsSlash => (field.len() == 10 && field[2] == b'/' && field[5] == b'/')
-            .then(|| Some((digits(6..10)?, digits(0..2)?, digits(3..5)?)))
-            .flatten(),
+        // Real exports write `11/1/2019` as well as `11/01/2019`.
+        DateFormat::UsSlash => us_slash(field),
         DateFormat::Compact => (field.len() == 8)
             .then(|| Some((digits(0..4)?, digits(4..6)?, digits(6..8)?)))
             .flatten(),
@@ -90,6 +89,22 @@ pub(crate) fn parse_date(field: &[u8], format: DateFormat) -> Result<i32, String
     chrono::NaiveDate::from_ymd_opt(year as i32, month, day)
         .map(|date| date.num_days_from_ce() - EPOCH_DAYS_FROM_CE)
         .ok_or_else(|| format!("{} is not a calendar date", quote(field)))
+}
+
+/// (year, month, day) of `M/D/YYYY` or `MM/DD/YYYY`.
+fn us_slash(field: &[u8]) -> Option<(u32, u32, u32)> {
+    let number = |part: &[u8]| {
+        part.iter().try_fold(0u32, |acc, b| {
+            b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
+        })
+    };
+    let mut parts = field.split(|b| *b == b'/');
+    let (month, day, year) = (parts.next()?, parts.next()?, parts.next()?);
+    let short = |part: &[u8]| (1..=2).contains(&part.len());
+    if parts.next().is_some() || !short(month) || !short(day) || year.len() != 4 {
+        return None;
+    }
+    Some((number(year)?, number(month)?, number(day)?))
 }
 
 /// A number as written in downloads: `$1,234.50`, ` 12 `.
@@ -361,6 +376,14 @@ mod tests {
         assert_eq!(parse_date(b"2024-01-02", iso), Ok(19724));
         assert_eq!(parse_date(b"2024-01-02 00:00:00-05:00", iso), Ok(19724));
         assert_eq!(parse_date(b"01/02/2024", DateFormat::UsSlash), Ok(19724));
+        assert_eq!(parse_date(b"1/2/2024", DateFormat::UsSlash), Ok(19724));
+        assert_eq!(
+            parse_date(b"11/1/2019", DateFormat::UsSlash),
+            parse_date(b"11/01/2019", DateFormat::UsSlash)
+        );
+        assert!(parse_date(b"1/2/24", DateFormat::UsSlash).is_err());
+        assert!(parse_date(b"111/2/2024", DateFormat::UsSlash).is_err());
+        assert!(parse_date(b"1/2/2024/5", DateFormat::UsSlash).is_err());
         assert_eq!(parse_date(b"20240102", DateFormat::Compact), Ok(19724));
         let err = parse_date(b"2024-02-30", iso).unwrap_err();
         assert!(err.contains("not a calendar date"), "{err}");

@@ -95,6 +95,10 @@ type Pending = oneshot::Receiver<std::result::Result<ParsedChunk, RowError>>;
 /// Lines looked at to detect the dialect.
 const PREVIEW_LINES: usize = 6;
 
+/// The longest line accepted: far above any bar (a few hundred bytes), low
+/// enough that a file without line ends cannot make us buffer it whole.
+pub const MAX_LINE: usize = 4 << 20;
+
 /// Reads a whole CSV byte stream (gzip or zstd decoded on the way) into
 /// canonical batches.
 ///
@@ -142,6 +146,8 @@ pub async fn read_csv(
     let mut pending: VecDeque<Pending> = VecDeque::new();
     let mut collector = Collector::new(file);
 
+    // Data lines cut into chunks so far, to name a line too long to cut.
+    let mut lines_cut = 0u64;
     let mut finished = false;
     while !finished {
         match stream.next().await {
@@ -169,10 +175,35 @@ pub async fn read_csv(
             } else {
                 match memchr::memrchr(b'\n', &buffer) {
                     Some(newline) => newline + 1,
+                    // No line ends in a buffer this long: refuse instead of
+                    // holding (and rescanning) an unbounded line.
+                    None if buffer.len() > MAX_LINE => {
+                        return Err(Error::LineTooLong {
+                            file: file.to_owned(),
+                            line: map.header_lines as u64 + lines_cut + 1,
+                            max: MAX_LINE,
+                        });
+                    }
                     None => break,
                 }
             };
             let text = buffer.split_to(cut).freeze();
+            // One pass counts the lines and finds one too long, wherever
+            // the chunk boundaries fall.
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', &text)
+                .chain((finished && !text.ends_with(b"\n")).then_some(text.len()))
+            {
+                if end - start > MAX_LINE {
+                    return Err(Error::LineTooLong {
+                        file: file.to_owned(),
+                        line: map.header_lines as u64 + lines_cut + 1,
+                        max: MAX_LINE,
+                    });
+                }
+                lines_cut += 1;
+                start = end + 1;
+            }
             pending.push_back(spawn_parse(text, map.clone(), filter.clone()));
             while pending.len() > options.in_flight {
                 if let Some(next) = pending.pop_front() {
@@ -249,6 +280,24 @@ fn take_header(
             file: file.to_owned(),
             kind,
             start,
+        });
+    }
+    let first_line_end = memchr::memchr(b'\n', buffer).unwrap_or(buffer.len());
+    if let Some(cr) = memchr::memchr(b'\r', &buffer[..first_line_end])
+        && cr + 1 < first_line_end
+    {
+        return Err(Error::Unsupported {
+            file: file.to_owned(),
+            message: "line 1: lines end in a lone carriage return (CR, as classic Mac OS \
+                      wrote them); convert the file to LF or CRLF line endings"
+                .to_owned(),
+        });
+    }
+    if first_line_end > MAX_LINE {
+        return Err(Error::LineTooLong {
+            file: file.to_owned(),
+            line: 1,
+            max: MAX_LINE,
         });
     }
     let newlines: Vec<usize> = memchr::memchr_iter(b'\n', buffer)

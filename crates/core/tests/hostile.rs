@@ -1,0 +1,61 @@
+//! Input as it comes from the wild and from attackers: real date quirks,
+//! old line endings, lines without end. Each is a table or a clear error.
+
+use std::sync::Arc;
+
+use nasdaq_core::{Error, LoadRequest, Loaded, Loader, MAX_LINE};
+use nasdaq_storage::{MarketSource, ObjectStoreSource, PutOptions};
+
+async fn load(name: &str, body: Vec<u8>) -> Result<Loaded, Error> {
+    let source = ObjectStoreSource::memory();
+    source
+        .put(name, body.into(), PutOptions::default())
+        .await
+        .unwrap();
+    Loader::new(Arc::new(source))
+        .load(&LoadRequest::new(name))
+        .await
+}
+
+#[tokio::test]
+async fn us_dates_without_zero_padding_load() {
+    // As in a real S&P 500 export: 11/1/2019 beside 10/31/2019.
+    let csv = "Date,Ticker,Open,High,Low,Close,Adj Close,Volume\n\
+               10/31/2019,SPY,304.1,304.2,301.7,303.3,287.5,69000000\n\
+               11/1/2019,SPY,304.9,306.2,304.7,306.1,290.2,72000000\n\
+               11/04/2019,SPY,307.8,308.0,306.9,307.1,291.2,55000000\n";
+    let loaded = load("spx.csv", csv.into()).await.unwrap();
+    assert_eq!(loaded.report.rows, 3);
+    assert_eq!(loaded.report.first_date.as_deref(), Some("2019-10-31"));
+    assert_eq!(loaded.report.last_date.as_deref(), Some("2019-11-04"));
+}
+
+#[tokio::test]
+async fn lone_carriage_returns_are_named_as_such() {
+    let csv = "Date,Ticker,Open,High,Low,Close\r2024-01-02,AAPL,1,2,0.5,1.5\r2024-01-03,AAPL,1,2,0.5,1.5\r";
+    let err = load("mac.csv", csv.into()).await.unwrap_err().to_string();
+    assert!(
+        err.contains("mac.csv: line 1: lines end in a lone carriage return"),
+        "{err}"
+    );
+    // CRLF is fine.
+    let crlf = csv.replace('\r', "\r\n");
+    assert_eq!(load("dos.csv", crlf.into()).await.unwrap().report.rows, 2);
+}
+
+#[tokio::test]
+async fn a_line_without_end_is_refused_not_buffered() {
+    let endless = vec![b'x'; MAX_LINE + (1 << 20)];
+    let err = load("endless.csv", endless).await.unwrap_err();
+    assert!(matches!(err, Error::LineTooLong { line: 1, .. }), "{err}");
+
+    let mut body = b"Date,Ticker,Open,High,Low,Close\n2024-01-02,AAPL,1,2,0.5,1.5\n".to_vec();
+    body.extend(std::iter::repeat_n(b'7', MAX_LINE + (1 << 20)));
+    let err = load("long-line.csv", body).await.unwrap_err();
+    assert!(matches!(err, Error::LineTooLong { line: 3, .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("long-line.csv: line 3 is longer than"),
+        "{err}"
+    );
+}
