@@ -245,6 +245,18 @@ pub(crate) fn parse_chunk(
             }
         }
         let line = record.position().map_or(line, |p| p.line());
+        // A record that ended more than one line further on held a line
+        // break inside quotes: refused, so that the result never depends
+        // on where the file was cut into chunks.
+        if reader.position().line() > line + 1 {
+            return Err(RowError::Value {
+                line,
+                field: 0,
+                message: "a quoted field holds a line break, which no bar needs; \
+                          remove it (a quote may be missing its closing mark)"
+                    .to_owned(),
+            });
+        }
         read_rows += 1;
         if record.len() != expected {
             return Err(RowError::FieldCount {
@@ -286,6 +298,12 @@ pub(crate) fn parse_chunk(
                 let text = std::str::from_utf8(raw).map_err(|_| {
                     value_error(index)(format!("the ticker {} is not UTF-8", quote(raw)))
                 })?;
+                if text.bytes().any(|b| b.is_ascii_control()) {
+                    return Err(value_error(index)(format!(
+                        "the ticker {} holds a control character (a NUL byte or a line break)",
+                        quote(raw)
+                    )));
+                }
                 symbol.push_str(text);
                 if let Some(suffix) = layout.ticker_suffix
                     && symbol.len() > suffix.len()

@@ -59,3 +59,29 @@ async fn a_line_without_end_is_refused_not_buffered() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn line_breaks_and_nul_bytes_in_fields_are_refused_naming_the_line() {
+    let header = "Date,Ticker,Open,High,Low,Close\n";
+    let good = "2024-01-02,AAPL,1,2,0.5,1.5\n";
+    for (name, bad, line) in [
+        (
+            "quoted-newline.csv",
+            "2024-01-03,\"AA\nPL\",1,2,0.5,1.5\n",
+            3,
+        ),
+        ("nul.csv", "2024-01-03,AA\0PL,1,2,0.5,1.5\n", 3),
+        ("unclosed.csv", "2024-01-03,\"AAPL,1,2,0.5,1.5\n", 3),
+    ] {
+        // Small and large files alike: the same refusal wherever chunks fall.
+        for repeat in [1, 200_000] {
+            let body = format!("{header}{}{bad}{good}", good.repeat(repeat));
+            let err = load(name, body.into()).await.unwrap_err().to_string();
+            let line = line + repeat - 1;
+            assert!(
+                err.contains(&format!("line {line}")),
+                "{name} x{repeat}: {err}"
+            );
+        }
+    }
+}
