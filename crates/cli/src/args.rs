@@ -209,6 +209,10 @@ pub(crate) struct LoadArgs {
     /// Only the primary source: no secondary bucket, no LOCAL_FALLBACK.
     #[arg(long, conflicts_with = "fallback")]
     pub(crate) no_fallback: bool,
+    /// Make every data-quality rule an error (by default only a duplicate
+    /// (date, ticker) is; the others are counted and reported).
+    #[arg(long)]
+    pub(crate) strict: bool,
     /// Let a SOURCE named here fall back to the secondary bucket and
     /// LOCAL_FALLBACK, as the configured source does.
     #[arg(long)]

@@ -28,6 +28,7 @@ pub(crate) fn options(
         }),
         cache_mode: cache_mode(args.offline, args.refresh)?,
         purpose,
+        strict: args.strict,
         progress: progress::bar(global.quiet),
         ..LoadOptions::default()
     })

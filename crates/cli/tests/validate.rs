@@ -7,11 +7,25 @@ use common::{Sandbox, python, python_with_pyarrow, stderr, stdout};
 
 const QUALITY: &[u8] = include_bytes!("../../core/tests/fixtures/quality/quality.csv");
 
+/// The price rules as errors, as they were before real published files
+/// made them warn by default.
+fn price_rules_as_errors(sandbox: &Sandbox) -> std::process::Command {
+    let mut command = sandbox.command();
+    command
+        .env("NASDAQ_QUALITY_OHLC_CONSISTENT", "error")
+        .env("NASDAQ_QUALITY_POSITIVE_PRICES", "error")
+        .env("NASDAQ_QUALITY_VOLUME_NON_NEGATIVE", "error");
+    command
+}
+
 #[test]
 fn validate_reports_each_rule_with_examples_and_writes_rejects() {
     let sandbox = Sandbox::new();
     sandbox.write("quality.csv", QUALITY);
-    let out = sandbox.run(&["validate", "quality.csv", "--rejects", "rejects.csv"]);
+    let out = price_rules_as_errors(&sandbox)
+        .args(["validate", "quality.csv", "--rejects", "rejects.csv"])
+        .output()
+        .unwrap();
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -67,7 +81,10 @@ fn validate_reports_each_rule_with_examples_and_writes_rejects() {
         "{rejects}"
     );
 
-    let out = sandbox.run(&["validate", "quality.csv", "--json"]);
+    let out = price_rules_as_errors(&sandbox)
+        .args(["validate", "quality.csv", "--json"])
+        .output()
+        .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["failed"], true);
     assert_eq!(report["rules"][0]["rule"], "ohlc_consistent");
@@ -82,7 +99,10 @@ fn validate_reports_each_rule_with_examples_and_writes_rejects() {
 fn fetch_fails_on_error_rules_unless_the_policy_says_otherwise() {
     let sandbox = Sandbox::new();
     sandbox.write("quality.csv", QUALITY);
-    let out = sandbox.run(&["fetch", "quality.csv", "--output", "q.parquet"]);
+    let out = price_rules_as_errors(&sandbox)
+        .args(["fetch", "quality.csv", "--output", "q.parquet"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
@@ -195,5 +215,36 @@ print(json.dumps({"kv": {k: v for k, v in kv.items() if k.startswith("nasdaq.") 
             .as_str()
             .unwrap()
             .ends_with("NASDAQ.csv")
+    );
+}
+
+#[test]
+fn real_yahoo_bars_load_by_default_and_strict_refuses_them() {
+    // Two bars of ten years of SPY from Yahoo whose open lies outside [low, high].
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "SPY.csv",
+        "Date,Open,High,Low,Close,Adj Close,Volume\n\
+         2015-08-24,197.63,197.48,182.40,189.55,166.12,507244300\n\
+         2015-08-25,195.43,195.45,186.92,187.23,164.09,369833100\n\
+         2015-08-26,192.08,194.79,188.37,194.68,170.62,339257000\n",
+    );
+    let out = sandbox.run(&["fetch", "SPY.csv", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["rows"], 3);
+    assert_eq!(report["warnings"]["ohlc_consistent"], 1);
+    let out = sandbox.run(&["validate", "SPY.csv"]);
+    assert!(
+        stdout(&out).contains("line 2: SPY 2015-08-24"),
+        "{}",
+        stdout(&out)
+    );
+    let out = sandbox.run(&["fetch", "SPY.csv", "--strict"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("ohlc_consistent (1 rows"),
+        "{}",
+        stderr(&out)
     );
 }

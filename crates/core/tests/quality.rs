@@ -55,17 +55,66 @@ async fn each_rule_finds_its_violation_with_file_and_line() {
         .map(|v| v.date.as_str())
         .collect();
     assert_eq!(missing, ["2024-01-03", "2024-01-04"]);
-    assert!(q.failed);
-    // The rejected rows: the four error-rule rows, with their rule and line.
+    assert!(q.failed, "the duplicate is an error by default");
+    // The rejected row: the duplicate, the one error rule by default.
     let rejects = loaded.rejects.as_ref().unwrap();
-    assert_eq!(rejects.num_rows(), 4);
-    assert_eq!(loaded.report.rejected.len(), 4);
+    assert_eq!(rejects.num_rows(), 1);
+    assert_eq!(loaded.report.rejected.len(), 1);
+    assert_eq!(loaded.report.rejected["unique_bar"], 1);
+    for rule in [
+        "ohlc_consistent",
+        "positive_prices",
+        "volume_non_negative",
+        "future_date",
+        "price_jump",
+    ] {
+        assert_eq!(loaded.report.warnings[rule], 1, "{rule}");
+    }
     assert_eq!(loaded.report.warnings["missing_sessions"], 2);
+}
+
+/// The policies before real published files made the price rules warn.
+fn old_defaults() -> Policies {
+    Policies {
+        ohlc_consistent: Policy::Error,
+        positive_prices: Policy::Error,
+        volume_non_negative: Policy::Error,
+        ..Policies::default()
+    }
+}
+
+#[tokio::test]
+async fn strict_makes_every_rule_an_error() {
+    let loaded = load(Policies::strict(), false).await.unwrap();
+    assert!(
+        loaded
+            .quality
+            .rules
+            .iter()
+            .all(|r| r.policy == Policy::Error)
+    );
+    assert_eq!(
+        loaded.rejects.as_ref().unwrap().num_rows(),
+        6,
+        "every row-level rule rejects"
+    );
+    let err = load(Policies::strict(), true)
+        .await
+        .unwrap_err()
+        .to_string();
+    for rule in [
+        "ohlc_consistent",
+        "future_date",
+        "price_jump",
+        "missing_sessions",
+    ] {
+        assert!(err.contains(rule), "{rule}: {err}");
+    }
 }
 
 #[tokio::test]
 async fn error_policy_fails_the_load_naming_rule_file_and_line() {
-    let err = load(Policies::default(), true).await.unwrap_err();
+    let err = load(old_defaults(), true).await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, Error::Quality { .. }), "{text}");
     assert!(

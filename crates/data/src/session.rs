@@ -57,6 +57,8 @@ pub struct LoadOptions {
     pub purpose: Purpose,
     /// Write the table here (Parquet, Arrow IPC or CSV by extension).
     pub output: Option<PathBuf>,
+    /// Every quality rule an error, whatever the settings say.
+    pub strict: bool,
     /// Validating: write the rejected rows here.
     pub rejects: Option<PathBuf>,
     /// Told of bytes as they are read.
@@ -77,6 +79,7 @@ impl std::fmt::Debug for LoadOptions {
             .field("cache_mode", &self.cache_mode)
             .field("purpose", &self.purpose)
             .field("output", &self.output)
+            .field("strict", &self.strict)
             .field("rejects", &self.rejects)
             .field("progress", &self.progress.is_some())
             .finish()
@@ -252,7 +255,11 @@ impl Session {
                     to: options.to,
                 },
             },
-            policies: settings.quality.clone(),
+            policies: if options.strict {
+                nasdaq_core::Policies::strict()
+            } else {
+                settings.quality.clone()
+            },
             fail_on_error_rules: !validating,
             collect_rejects: validating,
             ..LoadRequest::new(plan.key.clone())

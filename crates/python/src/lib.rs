@@ -189,7 +189,7 @@ fn date(text: Option<String>, name: &str) -> PyResult<Option<chrono::NaiveDate>>
 #[pyo3(signature = (
     source=None, *, tickers=None, start=None, end=None, ticker=None, dialect=None, glob=None,
     env_file=None, config=None, offline=false, refresh=false, fallback=None, validate=false,
-    output=None, rejects=None, settings=None
+    strict=false, output=None, rejects=None, settings=None
 ))]
 #[allow(
     clippy::too_many_arguments,
@@ -210,6 +210,7 @@ fn load<'py>(
     refresh: bool,
     fallback: Option<bool>,
     validate: bool,
+    strict: bool,
     output: Option<PathBuf>,
     rejects: Option<PathBuf>,
     settings: Option<Bound<'py, PyDict>>,
@@ -230,6 +231,7 @@ fn load<'py>(
         } else {
             Purpose::Fetch
         },
+        strict,
         output,
         rejects,
         progress: None,

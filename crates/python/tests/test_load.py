@@ -131,8 +131,10 @@ def test_validate_reports_instead_of_failing(sandbox):
         "2024-01-02,AAPL,187.2,188.4,183.9,185.6,184.9,82000000\n"
         "2024-01-03,AAPL,187.2,150.0,183.9,185.6,184.9,82000000\n"
     )
+    # An inconsistent bar is counted, not fatal, by default; strict refuses it.
+    assert nasdaq_data.load(sandbox / "bad.csv").report["warnings"]["ohlc_consistent"] == 1
     with pytest.raises(nasdaq_data.DataError, match="ohlc_consistent"):
-        nasdaq_data.load(sandbox / "bad.csv")
+        nasdaq_data.load(sandbox / "bad.csv", strict=True)
     checked = nasdaq_data.validate(sandbox / "bad.csv", rejects=sandbox / "rejects.csv")
     rules = {r["rule"]: r for r in checked.quality["rules"]}
     assert rules["ohlc_consistent"]["count"] == 1

@@ -3,13 +3,18 @@
 //!
 //! | rule                  | checks                                                     | default |
 //! |-----------------------|------------------------------------------------------------|---------|
-//! | `ohlc_consistent`     | high >= max(open, close), low <= min(open, close), low <= high | error |
-//! | `positive_prices`     | open, high, low, close (and adj close) > 0                  | error   |
-//! | `volume_non_negative` | volume >= 0                                                  | error   |
+//! | `ohlc_consistent`     | high >= max(open, close), low <= min(open, close), low <= high | warn |
+//! | `positive_prices`     | open, high, low, close (and adj close) > 0                  | warn    |
+//! | `volume_non_negative` | volume >= 0                                                  | warn    |
 //! | `unique_bar`          | no (date, ticker) twice                                     | error   |
 //! | `future_date`         | no date after today (UTC)                                   | warn    |
 //! | `price_jump`          | no ~100x jump between consecutive closes of a ticker unless the adjusted close absorbs it (a split) | warn |
 //! | `missing_sessions`    | no NASDAQ session missing between a ticker's first and last bar | warn |
+//!
+//! The defaults load real published files (Yahoo's own data has bars whose
+//! open lies outside [low, high]): only a duplicate (date, ticker), which
+//! makes the table itself wrong, is an error; the rest are counted and
+//! reported. [`Policies::strict`] makes every rule an error.
 //!
 //! `error` fails the load (and `validate` exits non-zero), `warn` keeps the
 //! rows and reports them, `drop` removes them and reports them. Two
@@ -159,6 +164,19 @@ impl Default for Policies {
 }
 
 impl Policies {
+    /// Every rule an error: `--strict`, for data that must be clean.
+    pub fn strict() -> Self {
+        Self {
+            ohlc_consistent: Policy::Error,
+            positive_prices: Policy::Error,
+            volume_non_negative: Policy::Error,
+            unique_bar: Policy::Error,
+            future_date: Policy::Error,
+            price_jump: Policy::Error,
+            missing_sessions: Policy::Error,
+        }
+    }
+
     /// The policy of `rule`.
     pub fn of(&self, rule: Rule) -> Policy {
         match rule {

@@ -168,7 +168,7 @@ impl Findings {
 const OHLC_CONSISTENT: RuleSpec = RuleSpec {
     rule: Rule::OhlcConsistent,
     name: "ohlc_consistent",
-    default_policy: Policy::Error,
+    default_policy: Policy::Warn,
     description: "high >= max(open, close), low <= min(open, close), low <= high",
     removes: Removes::WhenDropped,
     check: Check::Table(ohlc_consistent),
@@ -186,7 +186,7 @@ fn ohlc_consistent(bars: &Bars<'_>, found: &mut Findings) {
 const POSITIVE_PRICES: RuleSpec = RuleSpec {
     rule: Rule::PositivePrices,
     name: "positive_prices",
-    default_policy: Policy::Error,
+    default_policy: Policy::Warn,
     description: "open, high, low, close (and adj close) > 0",
     removes: Removes::WhenDropped,
     check: Check::Table(positive_prices),
@@ -206,7 +206,7 @@ fn positive_prices(bars: &Bars<'_>, found: &mut Findings) {
 const VOLUME_NON_NEGATIVE: RuleSpec = RuleSpec {
     rule: Rule::VolumeNonNegative,
     name: "volume_non_negative",
-    default_policy: Policy::Error,
+    default_policy: Policy::Warn,
     description: "volume >= 0",
     removes: Removes::WhenDropped,
     check: Check::Parser,

@@ -140,6 +140,7 @@ def load(
     offline: bool = False,
     refresh: bool = False,
     fallback: Optional[bool] = None,
+    strict: bool = False,
     output: Optional[PathLike] = None,
     **settings: Any,
 ) -> Loaded:
@@ -163,6 +164,9 @@ def load(
             bucket and ``LOCAL_FALLBACK`` (as the old loader did), a source
             named here does not; True: any S3 source falls back; False: only
             the primary source.
+        strict: make every quality rule an error (by default only a
+            duplicate (date, ticker) is; the others are counted in
+            ``report["warnings"]`` and listed by ``validate``).
         output: also write the table here (.parquet, .arrow, .csv), with the
             report in its metadata.
         **settings: any setting by its ``.env`` name, lower or upper case:
@@ -180,7 +184,7 @@ def load(
         source,
         dict(tickers=tickers, start=start, end=end, ticker=ticker, dialect=dialect, glob=glob,
              env_file=env_file, config=config, offline=offline, refresh=refresh,
-             fallback=fallback, output=output),
+             fallback=fallback, strict=strict, output=output),
         settings,
     )
 
@@ -188,7 +192,7 @@ def load(
 #: The keyword arguments of ``load`` that are not settings.
 _LOAD_KEYWORDS = (
     "tickers", "start", "end", "ticker", "dialect", "glob", "env_file", "config",
-    "offline", "refresh", "fallback", "output",
+    "offline", "refresh", "fallback", "strict", "output",
 )
 
 
@@ -208,6 +212,7 @@ def _load(source: Optional[PathLike], options: Dict[str, Any], settings: Dict[st
         refresh=bool(options.get("refresh", False)),
         fallback=options.get("fallback"),
         validate=validating,
+        strict=bool(options.get("strict", False)),
         output=_path(options.get("output")),
         rejects=_path(rejects),
         settings=settings,

@@ -24,6 +24,7 @@ def load(
     refresh: bool = ...,
     fallback: Optional[bool] = ...,
     validate: bool = ...,
+    strict: bool = ...,
     output: Optional[str] = ...,
     rejects: Optional[str] = ...,
     settings: Optional[Dict[str, Any]] = ...,
