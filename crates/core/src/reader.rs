@@ -148,6 +148,8 @@ pub async fn read_csv(
 
     // Data lines cut into chunks so far, to name a line too long to cut.
     let mut lines_cut = 0u64;
+    // Blank lines before the header, dropped as they arrive.
+    let mut blank_lines = 0usize;
     let mut finished = false;
     while !finished {
         match stream.next().await {
@@ -155,8 +157,10 @@ pub async fn read_csv(
             None => finished = true,
         }
         if map.is_none() {
-            match take_header(&mut buffer, finished, file, parse)? {
-                Some(layout) => {
+            match take_header(&mut buffer, finished, file, parse, &mut blank_lines)? {
+                Some(mut layout) => {
+                    // Line numbers count the blank lines before the header.
+                    layout.header_lines += blank_lines;
                     collector.line_offset = layout.header_lines as u64;
                     map = Some(std::sync::Arc::new(layout));
                 }
@@ -269,10 +273,19 @@ fn take_header(
     finished: bool,
     file: &str,
     parse: &ParseOptions,
+    blank_lines: &mut usize,
 ) -> Result<Option<Layout>> {
     // A UTF-8 byte order mark is not part of the first column's name.
-    if buffer.starts_with(b"\xEF\xBB\xBF") {
+    if *blank_lines == 0 && buffer.starts_with(b"\xEF\xBB\xBF") {
         let _ = buffer.split_to(3);
+    }
+    // Blank lines before the header cost nothing: dropped, only counted.
+    while let Some(end) = memchr::memchr(b'\n', buffer) {
+        if !buffer[..end].iter().all(u8::is_ascii_whitespace) {
+            break;
+        }
+        let _ = buffer.split_to(end + 1);
+        *blank_lines += 1;
     }
     if let Some(kind) = not_csv(buffer) {
         let start = String::from_utf8_lossy(&buffer[..buffer.len().min(60)]).into_owned();

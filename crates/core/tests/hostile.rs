@@ -85,3 +85,18 @@ async fn line_breaks_and_nul_bytes_in_fields_are_refused_naming_the_line() {
         }
     }
 }
+
+#[tokio::test]
+async fn blank_lines_before_the_header_cost_nothing_and_keep_line_numbers() {
+    let blank = 2_000_000;
+    let mut body = "\n".repeat(blank);
+    body.push_str("Date,Ticker,Open,High,Low,Close\n2024-01-02,AAPL,1,2,0.5,1.5\n");
+    let loaded = load("blank.csv", body.clone().into()).await.unwrap();
+    assert_eq!(loaded.report.rows, 1);
+    body.push_str("2024-01-03,AAPL,1,x,0.5,1.5\n");
+    let err = load("blank.csv", body.into())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&format!("line {}", blank + 3)), "{err}");
+}
