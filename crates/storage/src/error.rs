@@ -124,6 +124,18 @@ pub enum Error {
         /// The cache directory.
         dir: String,
     },
+    /// Another process held an entry's lock for longer than the wait allows.
+    #[error(
+        "{uri}: another process has been fetching this object into the cache for {waited_secs} s (lock {lock}); if no other nasdaq-data is running, remove the lock file, or turn the cache off (NASDAQ_CACHE_ENABLED=false)"
+    )]
+    LockTimeout {
+        /// The object's address.
+        uri: String,
+        /// The lock file.
+        lock: String,
+        /// How long we waited.
+        waited_secs: u64,
+    },
     /// A directory named as the cache holds files the cache did not write.
     #[error(
         "{dir} is not a nasdaq-data cache: it holds {found:?}, which the cache did not write, and no CACHEDIR.TAG of ours; nothing was touched. Set NASDAQ_CACHE_DIR to a new or empty directory"

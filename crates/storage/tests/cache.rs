@@ -428,3 +428,57 @@ async fn an_entry_changed_on_disk_is_dropped_and_downloaded_again() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_held_lock_is_waited_for_within_a_bound_and_leftovers_are_swept() {
+    use nasdaq_storage::{CacheMode, CachedSource, DiskCache, MarketSource};
+
+    let memory = nasdaq_storage::ObjectStoreSource::memory();
+    memory
+        .put(
+            "NASDAQ.csv",
+            "Date,Close\n2024-01-02,1\n".into(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let source = CachedSource::new(
+        Arc::new(memory),
+        DiskCache::open(dir.path()).unwrap(),
+        "test",
+    )
+    .with_mode(CacheMode::Normal)
+    .with_lock_wait(std::time::Duration::from_millis(300));
+    source.get("NASDAQ.csv", Default::default()).await.unwrap();
+    let lock = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "lock"))
+        .unwrap();
+    let id = lock.file_stem().unwrap().to_string_lossy().into_owned();
+
+    // What a SIGKILLed download leaves is no damage for verify...
+    let leftover = dir.path().join(format!(".{id}.k1ll3d.partial"));
+    std::fs::write(&leftover, "half a download").unwrap();
+    let cache = DiskCache::open(dir.path()).unwrap();
+    assert!(cache.verify().unwrap().iter().all(|c| c.problem.is_none()));
+
+    // ...and while another process holds the entry, we wait, then give up.
+    let holder = std::fs::OpenOptions::new().write(true).open(&lock).unwrap();
+    holder.lock().unwrap();
+    let err = source
+        .get("NASDAQ.csv", Default::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, nasdaq_storage::Error::LockTimeout { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("another process"), "{err}");
+    holder.unlock().unwrap();
+
+    // The next run that holds the lock sweeps the leftover.
+    source.get("NASDAQ.csv", Default::default()).await.unwrap();
+    assert!(!leftover.exists());
+}

@@ -21,6 +21,10 @@ use crate::source::{
 };
 use crate::{Error, MarketSource, Result};
 
+/// How long a load waits for another process fetching the same object
+/// before giving up with [`Error::LockTimeout`].
+pub const DEFAULT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// A remote source read through a [`DiskCache`].
 #[derive(Clone)]
 pub struct CachedSource {
@@ -31,6 +35,7 @@ pub struct CachedSource {
     mode: CacheMode,
     resumes: usize,
     progress: Option<Arc<dyn Progress>>,
+    lock_wait: std::time::Duration,
 }
 
 impl std::fmt::Debug for CachedSource {
@@ -53,7 +58,14 @@ impl CachedSource {
             mode: CacheMode::Normal,
             resumes: 3,
             progress: None,
+            lock_wait: DEFAULT_LOCK_WAIT,
         }
+    }
+
+    /// How long to wait for another process fetching the same object.
+    pub fn with_lock_wait(mut self, wait: std::time::Duration) -> Self {
+        self.lock_wait = wait;
+        self
     }
 
     /// Told of the bytes as a download arrives.
@@ -133,7 +145,7 @@ impl MarketSource for CachedSource {
                 }),
             };
         }
-        let _lock = EntryLock::acquire(&self.cache, &id).await?;
+        let _lock = EntryLock::acquire(&self.cache, &id, &uri, self.lock_wait).await?;
         let cached = match self.mode {
             CacheMode::Refresh => None,
             _ => self.cache.read_verified_entry(&id),

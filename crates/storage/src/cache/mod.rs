@@ -23,7 +23,7 @@ mod cached_source;
 mod download;
 mod store;
 
-pub use cached_source::CachedSource;
+pub use cached_source::{CachedSource, DEFAULT_LOCK_WAIT};
 pub use store::{CacheEntry, DiskCache, EntryCheck};
 
 /// The metadata key holding an object's SHA-256 (written by `nasdaq-cli upload`).

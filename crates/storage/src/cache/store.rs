@@ -220,7 +220,7 @@ impl DiskCache {
         Ok(ids)
     }
 
-    /// Re-hashes every entry; reports the unsound ones (and stray temp files).
+    /// Re-hashes every entry; reports the unsound ones.
     pub fn verify(&self) -> Result<Vec<EntryCheck>> {
         let mut checks = Vec::new();
         for id in self.ids()? {
@@ -254,19 +254,8 @@ impl DiskCache {
                 problem,
             });
         }
-        for stray in std::fs::read_dir(&self.dir)
-            .map_err(Self::io(&self.dir))?
-            .flatten()
-        {
-            let name = stray.file_name().to_string_lossy().into_owned();
-            if is_cache_name(&name) && name.ends_with(".partial") {
-                checks.push(EntryCheck {
-                    id: name,
-                    uri: None,
-                    problem: Some("a partial download left behind".to_owned()),
-                });
-            }
-        }
+        // Partial files a killed process left are not damage: the next
+        // download of their entry, or `clear`, removes them.
         Ok(checks)
     }
 
@@ -288,6 +277,21 @@ impl DiskCache {
             }
         }
         Ok(ids.len())
+    }
+
+    /// Removes the partial files of entry `id` a killed process left; the
+    /// caller holds the entry's lock, so no live download owns them.
+    fn remove_leftovers(&self, id: &str) {
+        let prefix = format!(".{id}.");
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in dir.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&prefix) && name.ends_with(".partial") && is_cache_name(&name) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// A new temp file for entry `id`, deleted unless committed.
@@ -330,24 +334,50 @@ impl DiskCache {
 pub(super) struct EntryLock(File);
 
 impl EntryLock {
-    /// Waits (off the async threads) until this process holds entry `id`'s lock.
-    pub(super) async fn acquire(cache: &DiskCache, id: &str) -> Result<Self> {
+    /// Holds entry `id`'s lock, waiting at most `wait` for another process
+    /// that holds it (saying so once); then removes what a killed process
+    /// left of this entry, since only the lock's holder writes it.
+    pub(super) async fn acquire(
+        cache: &DiskCache,
+        id: &str,
+        uri: &str,
+        wait: std::time::Duration,
+    ) -> Result<Self> {
         let (_, _, path) = cache.paths(id);
-        tokio::task::spawn_blocking(move || {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)
-                .map_err(DiskCache::io(&path))?;
-            file.lock().map_err(DiskCache::io(&path))?;
-            Ok(Self(file))
-        })
-        .await
-        .map_err(|err| Error::Io {
-            path: "cache lock".to_owned(),
-            source: std::io::Error::other(err),
-        })?
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(DiskCache::io(&path))?;
+        let started = std::time::Instant::now();
+        let mut said = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < wait => {
+                    if !said {
+                        tracing::warn!(
+                            %uri,
+                            lock = %path.display(),
+                            "waiting for another nasdaq-data process that is fetching this object"
+                        );
+                        said = true;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::LockTimeout {
+                        uri: uri.to_owned(),
+                        lock: path.display().to_string(),
+                        waited_secs: wait.as_secs(),
+                    });
+                }
+                Err(std::fs::TryLockError::Error(err)) => return Err(DiskCache::io(&path)(err)),
+            }
+        }
+        cache.remove_leftovers(id);
+        Ok(Self(file))
     }
 }
 
