@@ -201,6 +201,27 @@ fn a_flipped_byte_is_a_checksum_error_and_caches_nothing() {
 }
 
 #[test]
+fn a_cache_that_cannot_be_used_is_said_and_bypassed() {
+    let Some(rig) = Rig::new() else { return };
+    rig.sandbox
+        .write("not-a-dir", "a file where the cache should be");
+    let out = rig.fetch(&["--cache-dir", "not-a-dir"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = report(&out);
+    assert_eq!(report["served_by"], "primary");
+    assert!(report["cache"].is_null(), "{report}");
+    assert!(
+        stderr(&out).contains("the cache cannot be used; loading without it"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(rig.sandbox.path("not-a-dir")).unwrap(),
+        "a file where the cache should be"
+    );
+}
+
+#[test]
 fn a_configuration_error_is_never_answered_from_the_cache() {
     let Some(rig) = Rig::new() else { return };
     rig.sandbox.write("NASDAQ.csv", SAMPLE);

@@ -196,16 +196,29 @@ async fn s3_candidate(
             }
         };
     let settings = &configured.settings;
-    let source: Arc<dyn MarketSource> = if settings.cache.enabled {
-        let cache = DiskCache::open(configured.cache_dir())?;
-        Arc::new(
+    // The cache is an optimisation: one that cannot be used (its path is a
+    // file, it is not ours, the disk refuses) is said and bypassed.
+    let cache = match settings.cache.enabled {
+        true => match DiskCache::open(configured.cache_dir()) {
+            Ok(cache) => Some(cache),
+            Err(err) => {
+                tracing::warn!(
+                    error = %nasdaq_storage::error_chain(&err),
+                    "the cache cannot be used; loading without it"
+                );
+                None
+            }
+        },
+        false => None,
+    };
+    let source: Arc<dyn MarketSource> = match cache {
+        Some(cache) => Arc::new(
             CachedSource::new(inner, cache, endpoint)
                 .with_mode(options.cache_mode)
                 .with_resumes(settings.retry.max_retries as usize)
                 .with_progress(options.progress.clone()),
-        )
-    } else {
-        inner
+        ),
+        None => inner,
     };
     Ok((
         Candidate {

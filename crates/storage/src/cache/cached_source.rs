@@ -7,6 +7,7 @@
 //! about the server's current copy, which only the server can answer.
 
 use std::fs::File;
+use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -183,8 +184,18 @@ impl MarketSource for CachedSource {
                     max_resumes: self.resumes,
                     progress: self.progress.as_ref(),
                 };
-                let entry = download.into_cache(&self.cache, &id, fetched).await?;
-                self.serve(&id, entry, CacheOutcome::Miss)
+                match download.into_cache(&self.cache, &id, fetched).await {
+                    Ok(entry) => self.serve(&id, entry, CacheOutcome::Miss),
+                    // The disk refused the copy (full, read-only): the cache
+                    // is an optimisation, so the object is read again, uncached.
+                    Err(Error::Io { path, source })
+                        if Path::new(&path).starts_with(self.cache.dir()) =>
+                    {
+                        tracing::warn!(%uri, cache = %path, error = %source, "the cache cannot be written; reading without it");
+                        self.inner.get(key, GetOptions::default()).await
+                    }
+                    Err(err) => Err(err),
+                }
             }
         }
     }
