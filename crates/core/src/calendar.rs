@@ -9,15 +9,28 @@
 //! (fourth Thursday of November); Christmas. A New Year's Day falling on a
 //! Saturday is not observed on the Friday before (that Friday ends the year).
 //!
-//! Special closures are listed in [`SPECIAL_CLOSURES`]: 2001-09-11 to 14
+//! Special closures are listed in [`SPECIAL_CLOSURES`]: the election days of
+//! 1972, 1976 and 1980; 1972-12-28 (President Truman); 1973-01-25 (President
+//! Johnson); 1977-07-14 (the New York blackout); 1985-09-27 (Hurricane
+//! Gloria); 1994-04-27 (President Nixon); 2001-09-11 to 14
 //! (September 11), 2004-06-11 (President Reagan), 2007-01-02 (President Ford),
 //! 2012-10-29 and 30 (Hurricane Sandy), 2018-12-05 (President G. H. W. Bush),
-//! 2025-01-09 (President Carter).
+//! 2025-01-09 (President Carter). A test checks every day from 1971-02-08
+//! (NASDAQ's first session) to 2030 against the `exchange_calendars`
+//! package's XNAS calendar.
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 
 /// Days the exchange closed outside its regular holiday rules.
 pub const SPECIAL_CLOSURES: &[(i32, u32, u32)] = &[
+    (1972, 11, 7),
+    (1972, 12, 28),
+    (1973, 1, 25),
+    (1976, 11, 2),
+    (1977, 7, 14),
+    (1980, 11, 4),
+    (1985, 9, 27),
+    (1994, 4, 27),
     (2001, 9, 11),
     (2001, 9, 12),
     (2001, 9, 13),
