@@ -2,7 +2,7 @@
 # The whole test suite, from a fresh clone: installs what the tests need
 # (a Python venv with moto's S3 server, pyarrow, maturin, pytest, pandas,
 # polars, streamlit), builds the Python package into it, then runs lints,
-# the Rust tests and the Python tests.
+# the Rust tests, the Python tests, and 30 s of fuzzing the parser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,3 +30,5 @@ VIRTUAL_ENV="$PWD/$venv" PATH="$PWD/$venv/bin:$PATH" \
   "$venv/bin/maturin" develop --quiet -m crates/python/Cargo.toml
 echo "== pytest"
 NASDAQ_CLI_BIN="$PWD/target/debug/nasdaq-cli" "$venv/bin/python" -m pytest -q -p no:cacheprovider crates/python/tests
+echo "== fuzzing the parser for 30 s (scripts/fuzz.sh SECONDS runs longer)"
+bash scripts/fuzz.sh 30
