@@ -43,6 +43,12 @@ fn main() -> ExitCode {
             signal = interrupted() => Err(signal),
         }
     });
+    if outcome.is_err() {
+        // An interrupted multipart upload is being aborted on the server.
+        runtime.block_on(nasdaq_storage::cleanup::finish(
+            std::time::Duration::from_secs(10),
+        ));
+    }
     // Dropping the runtime waits for blocking work (a write being encoded),
     // which stops at its cancel flag and removes its temporary file.
     drop(runtime);

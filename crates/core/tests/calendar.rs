@@ -16,7 +16,9 @@ fn xnas_sessions() -> Option<Vec<NaiveDate>> {
          c = xc.get_calendar('XNAS', start='{FIRST}', end='{LAST}')\n\
          print('\\n'.join(d.strftime('%Y-%m-%d') for d in c.sessions))"
     );
-    let output = std::process::Command::new(&python).args(["-c", &script]).output();
+    let output = std::process::Command::new(&python)
+        .args(["-c", &script])
+        .output();
     match output {
         Ok(out) if out.status.success() => Some(
             String::from_utf8_lossy(&out.stdout)
@@ -34,7 +36,9 @@ fn xnas_sessions() -> Option<Vec<NaiveDate>> {
 
 #[test]
 fn every_day_agrees_with_exchange_calendars_xnas() {
-    let Some(sessions) = xnas_sessions() else { return };
+    let Some(sessions) = xnas_sessions() else {
+        return;
+    };
     let first = NaiveDate::parse_from_str(FIRST, "%Y-%m-%d").unwrap();
     let last = NaiveDate::parse_from_str(LAST, "%Y-%m-%d").unwrap();
     assert_eq!(sessions.first(), Some(&first));
@@ -44,7 +48,11 @@ fn every_day_agrees_with_exchange_calendars_xnas() {
     for day in first.iter_days().take_while(|d| *d <= last) {
         let (a, b) = (ours.is_session(day), theirs.contains(&day));
         if a != b {
-            let who = if a { "we open, XNAS closed" } else { "we closed, XNAS open" };
+            let who = if a {
+                "we open, XNAS closed"
+            } else {
+                "we closed, XNAS open"
+            };
             differences.push(format!("{day} {:?}: {who}", day.weekday()));
         }
     }
@@ -55,5 +63,8 @@ fn every_day_agrees_with_exchange_calendars_xnas() {
         differences.join("\n")
     );
     assert!(!ours.is_session(NaiveDate::from_ymd_opt(2024, 1, 6).unwrap()));
-    assert_eq!(NaiveDate::from_ymd_opt(2024, 1, 6).unwrap().weekday(), Weekday::Sat);
+    assert_eq!(
+        NaiveDate::from_ymd_opt(2024, 1, 6).unwrap().weekday(),
+        Weekday::Sat
+    );
 }

@@ -87,7 +87,13 @@ where
             Err(_still_running) => {
                 if let Err(interrupt) = py.check_signals() {
                     handle.abort();
-                    let _ = py.detach(|| runtime.block_on(&mut handle));
+                    let _ = py.detach(|| {
+                        runtime.block_on(async {
+                            let _ = (&mut handle).await;
+                            // An interrupted multipart upload is aborted on the server.
+                            nasdaq_storage::cleanup::finish(Duration::from_secs(10)).await;
+                        })
+                    });
                     return Err(interrupt);
                 }
             }

@@ -25,6 +25,7 @@
 //! ```
 
 pub mod cache;
+pub mod cleanup;
 pub mod credentials;
 mod error;
 mod object;

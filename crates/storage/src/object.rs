@@ -14,7 +14,6 @@ use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
 use object_store::{
     Attribute, AttributeValue, Attributes, GetRange, GetResultPayload, ObjectStore, PutPayload,
-    WriteMultipart,
 };
 
 use crate::source::{ByteStream, Fetched, GetOptions, ObjectInfo, PutOptions, PutReceipt};
@@ -233,11 +232,26 @@ impl MarketSource for ObjectStoreSource {
                 )
                 .await
                 .map_err(self.error(key))?;
-            let mut writer = WriteMultipart::new_with_chunk_size(upload, CHUNK_SIZE);
+            // Dropped before it completes (an error, Ctrl-C), the upload is
+            // aborted, so no incomplete multipart upload stays on the server.
+            let mut upload = AbortOnDrop(Some(upload));
+            let mut result = Ok(());
             for part in body.chunks(CHUNK_SIZE) {
-                writer.write(part);
+                result = upload.get().put_part(body.slice_ref(part).into()).await;
+                if result.is_err() {
+                    break;
+                }
             }
-            writer.finish().await
+            match result {
+                Ok(()) => {
+                    let done = upload.get().complete().await;
+                    if done.is_ok() {
+                        upload.disarm();
+                    }
+                    done
+                }
+                Err(err) => Err(err),
+            }
         } else {
             self.store
                 .put_opts(
@@ -255,6 +269,31 @@ impl MarketSource for ObjectStoreSource {
             etag: result.e_tag,
             version: result.version,
         })
+    }
+}
+
+/// A multipart upload that aborts itself unless disarmed after completing.
+struct AbortOnDrop(Option<Box<dyn object_store::MultipartUpload>>);
+
+impl AbortOnDrop {
+    fn get(&mut self) -> &mut Box<dyn object_store::MultipartUpload> {
+        self.0.as_mut().expect("armed until disarmed")
+    }
+
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut upload) = self.0.take() {
+            crate::cleanup::spawn(async move {
+                if let Err(err) = upload.abort().await {
+                    tracing::warn!(%err, "aborting an unfinished multipart upload failed");
+                }
+            });
+        }
     }
 }
 

@@ -97,3 +97,33 @@ async fn a_refused_connection_keeps_the_object_store_error_as_its_cause() {
     );
     assert!(!format!("{err:?}").contains("example-secret"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_multipart_upload_leaves_the_whole_object_or_nothing() {
+    use nasdaq_storage::{MarketSource, PutOptions, cleanup};
+    let body = bytes::Bytes::from(vec![b'7'; 40 << 20]);
+    for millis in [0u64, 2, 10, 40, 200, 5000] {
+        let dir = tempfile::tempdir().unwrap();
+        let source = ObjectStoreSource::local(dir.path()).unwrap();
+        let put = source.put("big.csv", body.clone(), PutOptions::default());
+        let finished = tokio::time::timeout(std::time::Duration::from_millis(millis), put)
+            .await
+            .is_ok();
+        assert!(cleanup::finish(std::time::Duration::from_secs(10)).await);
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        match names.as_slice() {
+            [] => assert!(!finished, "{millis} ms: a finished upload left no object"),
+            [one] => {
+                assert_eq!(one, "big.csv", "{millis} ms: {names:?}");
+                assert_eq!(
+                    std::fs::metadata(dir.path().join(one)).unwrap().len(),
+                    40 << 20
+                );
+            }
+            _ => panic!("{millis} ms: staging files left: {names:?}"),
+        }
+    }
+}
