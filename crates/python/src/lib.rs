@@ -87,7 +87,7 @@ where
             Err(_still_running) => {
                 if let Err(interrupt) = py.check_signals() {
                     handle.abort();
-                    let _ = py.detach(|| {
+                    py.detach(|| {
                         runtime.block_on(async {
                             let _ = (&mut handle).await;
                             // An interrupted multipart upload is aborted on the server.
