@@ -449,3 +449,47 @@ fn a_secondary_bucket_serves_when_the_primary_fails() {
     let ls = command().args(["cache", "ls", "--json"]).output().unwrap();
     assert_eq!(stdout(&ls).trim(), "[]");
 }
+
+#[test]
+fn a_full_disk_under_the_cache_is_said_and_bypassed() {
+    let Some(rig) = Rig::new() else { return };
+    // A 64 KiB file system for the cache: the sample (360 KB) cannot fit.
+    let cache = rig.sandbox.path("tiny-cache");
+    std::fs::create_dir(&cache).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&cache)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        let message = "cannot mount a small tmpfs (needs root) to fill the disk";
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{message}");
+        }
+        eprintln!("\n!!!!! SKIPPED: {message} !!!!!\n");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(cache.clone());
+    let out = rig.fetch(&["--cache-dir", cache.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = report(&out);
+    assert_eq!(report["served_by"], "primary");
+    assert_eq!(report["rows"], 5220);
+    assert!(
+        stderr(&out).contains("the cache cannot be written; reading without it"),
+        "{}",
+        stderr(&out)
+    );
+    let left: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial") || n.ends_with(".data"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

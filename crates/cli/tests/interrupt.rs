@@ -95,3 +95,77 @@ fn sigterm_while_loading_exits_143_and_writes_nothing() {
     assert_eq!(leftovers(&sandbox), Vec::<String>::new());
     assert!(!sandbox.path("out.parquet").exists());
 }
+
+/// Stands in for an S3 endpoint: answers one GET with a body it trickles.
+fn slow_object_server() -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut request = [0u8; 4096];
+        let _ = stream.read(&mut request);
+        let size = 64 << 20;
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nETag: \"slow-1\"\r\n\
+             Last-Modified: Tue, 01 Dec 2026 00:00:00 GMT\r\n\r\n\
+             Date,Ticker,Open,High,Low,Close\n"
+        );
+        if stream.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let row = b"2024-01-02,AAPL,1,2,0.5,1.5\n".repeat(256);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if stream.write_all(&row).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    (endpoint, handle)
+}
+
+#[test]
+fn ctrl_c_during_a_download_leaves_no_partial_cache_entry() {
+    let sandbox = Sandbox::new();
+    let (endpoint, server) = slow_object_server();
+    let cache = sandbox.path("cache");
+    let child = sandbox
+        .command()
+        .args([
+            "fetch",
+            "s3://market/NASDAQ.csv",
+            "--no-fallback",
+            "--quiet",
+        ])
+        .args(["--endpoint", &endpoint, "--allow-http", "--no-sign-request"])
+        .args(["--cache-dir", cache.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let partial = || {
+        std::fs::read_dir(&cache).ok().is_some_and(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !partial() {
+        assert!(Instant::now() < deadline, "the download never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    signal(&child, libc::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(!partial(), "a partial entry was left");
+    let entries: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".data") || n.ends_with(".json"))
+        .collect();
+    assert!(entries.is_empty(), "{entries:?}");
+    let _ = server.join();
+}

@@ -135,7 +135,7 @@ def test_validate_reports_instead_of_failing(sandbox):
     assert nasdaq_data.load(sandbox / "bad.csv").report["warnings"]["ohlc_consistent"] == 1
     with pytest.raises(nasdaq_data.DataError, match="ohlc_consistent"):
         nasdaq_data.load(sandbox / "bad.csv", strict=True)
-    checked = nasdaq_data.validate(sandbox / "bad.csv", rejects=sandbox / "rejects.csv")
+    checked = nasdaq_data.validate(sandbox / "bad.csv", strict=True, rejects=sandbox / "rejects.csv")
     rules = {r["rule"]: r for r in checked.quality["rules"]}
     assert rules["ohlc_consistent"]["count"] == 1
     assert checked.rejects.num_rows == 1
