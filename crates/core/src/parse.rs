@@ -244,11 +244,23 @@ pub(crate) fn parse_chunk(
                 });
             }
         }
-        let line = record.position().map_or(line, |p| p.line());
-        // A record that ended more than one line further on held a line
-        // break inside quotes: refused, so that the result never depends
-        // on where the file was cut into chunks.
-        if reader.position().line() > line + 1 {
+        // The reader skips blank lines before a record but may place the
+        // record where they began: its own line is the one it ended on.
+        let end = reader.position();
+        // At the end without a newline, or with the last newline inside an
+        // unclosed quote, no terminator was counted after the record.
+        let unterminated = end.byte() as usize >= chunk.len() && !chunk.ends_with(b"\n");
+        let last_line = if unterminated || record.as_slice().ends_with(b"\n") {
+            end.line()
+        } else {
+            end.line() - 1
+        };
+        let breaks = record.as_slice().iter().filter(|b| **b == b'\n').count() as u64;
+        let line = last_line.saturating_sub(breaks);
+        // A field holding a line break came from quotes spanning lines:
+        // refused, so that the result never depends on where the file was
+        // cut into chunks.
+        if record.as_slice().iter().any(|b| matches!(b, b'\n' | b'\r')) {
             return Err(RowError::Value {
                 line,
                 field: 0,

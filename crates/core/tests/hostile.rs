@@ -100,3 +100,17 @@ async fn blank_lines_before_the_header_cost_nothing_and_keep_line_numbers() {
         .to_string();
     assert!(err.contains(&format!("line {}", blank + 3)), "{err}");
 }
+
+#[tokio::test]
+async fn blank_lines_among_the_rows_are_skipped_with_line_numbers_kept() {
+    let blank = 3_000_000;
+    let body = format!(
+        "Date,Ticker,Open,High,Low,Close\n2024-01-02,AAPL,1,2,0.5,1.5\n{}2024-01-03,AAPL,1,2,0.5,1.5\n",
+        "\n".repeat(blank)
+    );
+    let loaded = load("gaps.csv", body.clone().into()).await.unwrap();
+    assert_eq!(loaded.report.rows, 2);
+    let body = format!("{body}2024-01-04,AAPL,1,x,0.5,1.5\n");
+    let err = load("gaps.csv", body.into()).await.unwrap_err().to_string();
+    assert!(err.contains(&format!("line {}", blank + 4)), "{err}");
+}
