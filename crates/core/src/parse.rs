@@ -380,12 +380,19 @@ pub(crate) fn parse_chunk(
         adj_close,
         Arc::new(volume.finish()),
     ];
-    let batch =
-        RecordBatch::try_new(schema::canonical(), columns).map_err(|err| RowError::Value {
-            line: 0,
-            field: 0,
-            message: err.to_string(),
-        })?;
+    let internal = |err: arrow::error::ArrowError| RowError::Value {
+        line: 0,
+        field: 0,
+        message: err.to_string(),
+    };
+    let mut batch = RecordBatch::try_new(schema::canonical(), columns).map_err(internal)?;
+    // The builders were sized for a full chunk; when filters or blank lines
+    // leave few rows, copy them into buffers of their size, so that memory
+    // follows the rows kept, not the bytes read.
+    if batch.num_rows() < estimate / 4 {
+        batch = arrow::compute::concat_batches(&batch.schema(), [&batch]).map_err(internal)?;
+        lines.shrink_to_fit();
+    }
     Ok(ParsedChunk {
         batch,
         lines,

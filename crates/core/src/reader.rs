@@ -409,6 +409,12 @@ impl<'a> Collector<'a> {
             message: "the parser stopped unexpectedly".to_owned(),
         })?;
         match parsed {
+            Ok(chunk) if chunk.batch.num_rows() == 0 => {
+                // Nothing kept (blank lines, filtered out): nothing held.
+                self.rows_read += chunk.read_rows;
+                self.line_offset += chunk.newlines;
+                Ok(())
+            }
             Ok(chunk) => {
                 let offset = self.line_offset;
                 self.rows_read += chunk.read_rows;
