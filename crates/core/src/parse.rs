@@ -253,7 +253,7 @@ pub(crate) fn parse_chunk(
         let last_line = if unterminated || record.as_slice().ends_with(b"\n") {
             end.line()
         } else {
-            end.line() - 1
+            end.line().saturating_sub(1)
         };
         let breaks = record.as_slice().iter().filter(|b| **b == b'\n').count() as u64;
         let line = last_line.saturating_sub(breaks);
