@@ -298,6 +298,8 @@ fn server_down_falls_back_to_the_local_file_and_says_so() {
     let out = rig.fetch(&["--fallback"]);
     let report = report(&out);
     assert_eq!(report["served_by"], "local fallback");
+    // No S3 credentials served these rows: none are reported.
+    assert!(report["credentials"].is_null(), "{report}");
     assert!(report["source"].as_str().unwrap().ends_with("/NASDAQ.csv"));
     assert!(report["source"].as_str().unwrap().starts_with("file://"));
     let failure = &report["fallbacks"][0];
@@ -421,6 +423,13 @@ fn a_secondary_bucket_serves_when_the_primary_fails() {
         .unwrap();
     let report = report(&out);
     assert_eq!(report["served_by"], "secondary");
+    assert!(
+        report["credentials"]
+            .as_str()
+            .unwrap()
+            .starts_with("access keys from environment"),
+        "{report}"
+    );
     assert_eq!(report["source"], "s3://replica/NASDAQ.csv");
     assert_eq!(report["fallbacks"][0]["uri"], "s3://primary/NASDAQ.csv");
     assert!(

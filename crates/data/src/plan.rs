@@ -69,8 +69,8 @@ pub struct SourcePlan {
     pub key: String,
     /// The sources, primary first.
     pub candidates: Vec<Candidate>,
-    /// Which provider answered for the primary S3 source, if any.
-    pub credentials: Option<CredentialReport>,
+    /// Which provider answered for each S3 source, by its role.
+    pub credentials: Vec<(Role, CredentialReport)>,
     /// A human name for the source when its address says little.
     pub label: Option<String>,
 }
@@ -90,7 +90,7 @@ impl SourcePlan {
                     key: None,
                     role: Role::BundledSample,
                 }],
-                credentials: None,
+                credentials: Vec::new(),
                 label: Some(format!("bundled sample ({})", sample::SAMPLE_PATH)),
             }),
             DataSource::Local(path) => {
@@ -102,13 +102,13 @@ impl SourcePlan {
                         key: None,
                         role: Role::Primary,
                     }],
-                    credentials: None,
+                    credentials: Vec::new(),
                     label: None,
                 })
             }
             DataSource::S3 { bucket, key } => {
                 let s = &configured.settings;
-                let (primary, credentials) = s3_candidate(
+                let (primary, primary_credentials) = s3_candidate(
                     configured,
                     configured.s3_builder(bucket),
                     bucket,
@@ -118,12 +118,16 @@ impl SourcePlan {
                 )
                 .await?;
                 let mut candidates = vec![primary];
+                let mut credentials: Vec<(Role, CredentialReport)> = primary_credentials
+                    .map(|c| (Role::Primary, c))
+                    .into_iter()
+                    .collect();
                 // `Auto` is resolved by `Session::plan`, which knows whether
                 // the source was named; a plan made directly keeps the chain.
                 if options.fallback != Fallback::None {
                     if let Some(secondary) = &s.secondary.bucket {
                         let secondary_key = s.secondary.key.clone().unwrap_or_else(|| key.clone());
-                        let (candidate, _) = s3_candidate(
+                        let (candidate, secondary_credentials) = s3_candidate(
                             configured,
                             configured.secondary_s3_builder(secondary),
                             secondary,
@@ -133,6 +137,7 @@ impl SourcePlan {
                         )
                         .await?;
                         candidates.push(candidate);
+                        credentials.extend(secondary_credentials.map(|c| (Role::Secondary, c)));
                     }
                     candidates.push(local_fallback(configured));
                 }

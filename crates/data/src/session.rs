@@ -232,8 +232,8 @@ impl Session {
             OutputFormat::from_path(output)?;
         }
         let plan = self.plan(options).await?;
-        if let Some(credentials) = &plan.credentials {
-            tracing::info!(%credentials, "credentials");
+        for (role, credentials) in &plan.credentials {
+            tracing::info!(%role, %credentials, "credentials");
         }
         tracing::info!(key = %plan.key, sources = plan.candidates.len(), "loading");
         let settings = &self.configured.settings;
@@ -277,7 +277,12 @@ impl Session {
         // metadata names the run's facts too.
         loaded.report.attach(RunFacts {
             source_label: plan.label,
-            credentials: plan.credentials,
+            // The provider of the source that served, not of the primary.
+            credentials: plan
+                .credentials
+                .into_iter()
+                .find(|(role, _)| *role == loaded.report.served_by)
+                .map(|(_, credentials)| credentials),
             settings_hash: Some(self.settings_hash()),
             output: options.output.as_ref().map(|p| p.display().to_string()),
         });
