@@ -20,14 +20,14 @@ pub(crate) fn render(err: &anyhow::Error) -> String {
 fn hint(err: &anyhow::Error) -> Option<&'static str> {
     for cause in err.chain() {
         if let Some(err) = cause.downcast_ref::<nasdaq_data::Error>() {
-            if let Some(hint) = err.load().and_then(core_hint) {
-                return Some(hint);
-            }
-            if let Some(hint) = err.storage().and_then(storage_hint) {
-                return Some(hint);
-            }
-            if let Some(hint) = err.config().and_then(config_hint) {
-                return Some(hint);
+            let hint = match err {
+                nasdaq_data::Error::Load(err) => core_hint(err),
+                nasdaq_data::Error::Storage(err) => storage_hint(err),
+                nasdaq_data::Error::Config(err) => config_hint(err),
+                _ => None,
+            };
+            if hint.is_some() {
+                return hint;
             }
         }
         if let Some(hint) = cause.downcast_ref::<CoreError>().and_then(core_hint) {

@@ -41,6 +41,27 @@ pub(crate) enum RowError {
         line: u64,
         found: usize,
     },
+    /// A line longer than [`crate::MAX_LINE`].
+    LineTooLong {
+        line: u64,
+    },
+}
+
+/// The chunk's newlines, counted in one pass that also finds the first line
+/// longer than [`crate::MAX_LINE`] (1-based), wherever chunk boundaries fall.
+fn count_lines(chunk: &[u8]) -> Result<u64, RowError> {
+    let mut lines = 0u64;
+    let mut start = 0;
+    let end_of_last = (!chunk.is_empty() && !chunk.ends_with(b"\n")).then_some(chunk.len());
+    for end in memchr::memchr_iter(b'\n', chunk).chain(end_of_last) {
+        if end - start > crate::MAX_LINE {
+            return Err(RowError::LineTooLong { line: lines + 1 });
+        }
+        lines += 1;
+        start = end + 1;
+    }
+    // The last line without a newline is not a newline.
+    Ok(lines - u64::from(end_of_last.is_some()))
 }
 
 /// Values that mean "no value" in optional columns.
@@ -223,6 +244,7 @@ pub(crate) fn parse_chunk(
     let expected = layout.headers.len();
     let (from, to) = (RowFilter::days(filter.from), RowFilter::days(filter.to));
 
+    let newlines = count_lines(chunk)?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -396,7 +418,7 @@ pub(crate) fn parse_chunk(
     Ok(ParsedChunk {
         batch,
         lines,
-        newlines: memchr::memchr_iter(b'\n', chunk).count() as u64,
+        newlines,
         read_rows,
         negative_volume,
     })

@@ -146,8 +146,6 @@ pub async fn read_csv(
     let mut pending: VecDeque<Pending> = VecDeque::new();
     let mut collector = Collector::new(file);
 
-    // Data lines cut into chunks so far, to name a line too long to cut.
-    let mut lines_cut = 0u64;
     // Blank lines before the header, dropped as they arrive.
     let mut blank_lines = 0usize;
     let mut finished = false;
@@ -182,9 +180,13 @@ pub async fn read_csv(
                     // No line ends in a buffer this long: refuse instead of
                     // holding (and rescanning) an unbounded line.
                     None if buffer.len() > MAX_LINE => {
+                        // The chunks before it name the line it starts on.
+                        while let Some(next) = pending.pop_front() {
+                            collector.collect(next, map).await?;
+                        }
                         return Err(Error::LineTooLong {
                             file: file.to_owned(),
-                            line: map.header_lines as u64 + lines_cut + 1,
+                            line: collector.line_offset + 1,
                             max: MAX_LINE,
                         });
                     }
@@ -192,22 +194,6 @@ pub async fn read_csv(
                 }
             };
             let text = buffer.split_to(cut).freeze();
-            // One pass counts the lines and finds one too long, wherever
-            // the chunk boundaries fall.
-            let mut start = 0;
-            for end in memchr::memchr_iter(b'\n', &text)
-                .chain((finished && !text.ends_with(b"\n")).then_some(text.len()))
-            {
-                if end - start > MAX_LINE {
-                    return Err(Error::LineTooLong {
-                        file: file.to_owned(),
-                        line: map.header_lines as u64 + lines_cut + 1,
-                        max: MAX_LINE,
-                    });
-                }
-                lines_cut += 1;
-                start = end + 1;
-            }
             pending.push_back(spawn_parse(text, map.clone(), filter.clone()));
             while pending.len() > options.in_flight {
                 if let Some(next) = pending.pop_front() {
@@ -425,6 +411,11 @@ impl<'a> Collector<'a> {
                 self.line_offset += chunk.newlines;
                 Ok(())
             }
+            Err(RowError::LineTooLong { line }) => Err(Error::LineTooLong {
+                file,
+                line: self.line_offset + line,
+                max: MAX_LINE,
+            }),
             Err(RowError::FieldCount { line, found }) => Err(Error::FieldCount {
                 file,
                 line: self.line_offset + line,

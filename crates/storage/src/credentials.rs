@@ -318,12 +318,6 @@ pub(crate) async fn resolve(inputs: &CredentialInputs) -> Result<(Credentials, C
     }
     Err(Error::NoCredentials {
         tried: tried.join("; "),
-        message: format!(
-            "no AWS credentials found. Tried: {}. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
-             (in .env or the environment), or AWS_PROFILE, or run on AWS with an IAM role; for a \
-             public bucket, turn off signing (NASDAQ_NO_SIGN_REQUEST=true)",
-            tried.join("; ")
-        ),
     })
 }
 

@@ -83,12 +83,14 @@ pub enum Error {
         message: String,
     },
     /// No provider of the chain had credentials.
-    #[error("{message}")]
+    #[error(
+        "no AWS credentials found. Tried: {tried}. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+         (in .env or the environment), or AWS_PROFILE, or run on AWS with an IAM role; for a \
+         public bucket, turn off signing (NASDAQ_NO_SIGN_REQUEST=true)"
+    )]
     NoCredentials {
         /// What was tried, and why each did not answer.
         tried: String,
-        /// The whole message, with what to do.
-        message: String,
     },
     /// The backend's settings are unusable (a bad endpoint, plain http not allowed, ...).
     #[error("{message}")]
