@@ -277,12 +277,19 @@ pub(crate) fn parse_chunk(
         } else {
             end.line().saturating_sub(1)
         };
-        let breaks = record.as_slice().iter().filter(|b| **b == b'\n').count() as u64;
+        // One SIMD search per record; the count only for the rare record
+        // that spans lines.
+        let spans_lines = memchr::memchr2(b'\n', b'\r', record.as_slice()).is_some();
+        let breaks = if spans_lines {
+            memchr::memchr_iter(b'\n', record.as_slice()).count() as u64
+        } else {
+            0
+        };
         let line = last_line.saturating_sub(breaks);
         // A field holding a line break came from quotes spanning lines:
         // refused, so that the result never depends on where the file was
         // cut into chunks.
-        if record.as_slice().iter().any(|b| matches!(b, b'\n' | b'\r')) {
+        if spans_lines {
             return Err(RowError::Value {
                 line,
                 field: 0,
