@@ -112,7 +112,7 @@ pub const KEYS: &[KeySpec] = &[
         "us-east-1",
         TEXT,
         "AWS",
-        "Region of the bucket",
+        "Region of the bucket; unset, the profile's `region`, else us-east-1",
     ),
     hidden(
         key(

@@ -7,57 +7,59 @@ use std::time::Duration;
 
 use nasdaq_storage::{CredentialInputs, S3SourceBuilder};
 
-use crate::Configured;
+use crate::{Configured, Provenance};
 use crate::keys::by_env;
 
-/// Environment variables the credential chain reads besides the settings.
-pub(crate) const CHAIN_VARIABLES: &[&str] = &[
-    "HOME",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_ARN",
-    "AWS_ROLE_SESSION_NAME",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-    "AWS_EC2_METADATA_DISABLED",
-];
-
 impl Configured {
-    /// What the AWS credential chain may draw on: the settings for the keys,
-    /// profile and files (wherever they were set), the environment for the rest.
+    /// What the AWS chains may draw on: the environment's `AWS_*` variables
+    /// and `HOME`, with the settings (keys, profile, files, endpoint) on top,
+    /// wherever they were set.
     pub fn credential_inputs(&self) -> CredentialInputs {
         let s = &self.settings;
-        let environment = CredentialInputs::from_vars(|name| {
-            self.aws_environment
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        });
-        CredentialInputs {
-            access_key_id: s.aws_access_key_id.clone(),
-            secret_access_key: s
-                .aws_secret_access_key
-                .as_ref()
-                .map(|x| x.expose().to_owned()),
-            session_token: s.aws_session_token.as_ref().map(|x| x.expose().to_owned()),
-            keys_origin: by_env("AWS_ACCESS_KEY_ID")
-                .map(|spec| self.provenance(spec).to_string())
-                .unwrap_or_default(),
-            profile: s.aws_profile.clone(),
-            shared_credentials_file: s.aws_shared_credentials_file.clone(),
-            config_file: s.aws_config_file.clone(),
-            anonymous: s.no_sign_request,
-            ..environment
-        }
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        let mut inputs = CredentialInputs::from_vars(self.aws_environment.iter().cloned())
+            .with_var("AWS_ACCESS_KEY_ID", s.aws_access_key_id.clone())
+            .with_var(
+                "AWS_SECRET_ACCESS_KEY",
+                s.aws_secret_access_key.as_ref().map(|x| x.expose()),
+            )
+            .with_var(
+                "AWS_SESSION_TOKEN",
+                s.aws_session_token.as_ref().map(|x| x.expose()),
+            )
+            .with_var("AWS_PROFILE", s.aws_profile.clone())
+            .with_var("AWS_CONFIG_FILE", path(&s.aws_config_file))
+            .with_var(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                path(&s.aws_shared_credentials_file),
+            )
+            // As in the AWS CLI, AWS_ENDPOINT_URL is every service's endpoint
+            // (STS and SSO included) unless AWS_ENDPOINT_URL_<SERVICE> says otherwise.
+            .with_var("AWS_ENDPOINT_URL", s.aws_endpoint_url.clone());
+        inputs.keys_origin = by_env("AWS_ACCESS_KEY_ID")
+            .map(|spec| self.provenance(spec).to_string())
+            .unwrap_or_default();
+        inputs.anonymous = s.no_sign_request;
+        inputs
+    }
+
+    /// The region the settings name, if any setting does (else the AWS
+    /// region chain decides: the profile's `region`).
+    fn explicit_region(&self) -> Option<String> {
+        let set = by_env("AWS_REGION")
+            .is_some_and(|spec| !matches!(self.provenance(spec), Provenance::Default));
+        set.then(|| self.settings.aws_region.clone())
     }
 
     /// An S3 builder for `bucket` with this configuration's region,
     /// endpoint, credentials, retries and timeouts.
     pub fn s3_builder(&self, bucket: &str) -> S3SourceBuilder {
         let s = &self.settings;
-        S3SourceBuilder::new(bucket)
-            .with_region(&s.aws_region)
+        let mut builder = S3SourceBuilder::new(bucket);
+        if let Some(region) = self.explicit_region() {
+            builder = builder.with_region(region);
+        }
+        builder
             .with_endpoint(s.aws_endpoint_url.clone())
             .with_allow_http(s.aws_allow_http)
             .with_credentials(self.credential_inputs())
@@ -76,12 +78,10 @@ impl Configured {
     /// the secondary's region and endpoint where they are set.
     pub fn secondary_s3_builder(&self, bucket: &str) -> S3SourceBuilder {
         let s = &self.settings;
-        let mut builder = self.s3_builder(bucket).with_region(
-            s.secondary
-                .region
-                .clone()
-                .unwrap_or_else(|| s.aws_region.clone()),
-        );
+        let mut builder = self.s3_builder(bucket);
+        if let Some(region) = &s.secondary.region {
+            builder = builder.with_region(region);
+        }
         if let Some(endpoint) = &s.secondary.endpoint_url {
             builder = builder.with_endpoint(Some(endpoint.clone()));
         }

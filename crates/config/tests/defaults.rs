@@ -53,7 +53,13 @@ fn the_s3_builder_defaults_to_the_documented_values() {
     let builder = S3SourceBuilder::new("b");
     let secs = |d: Duration| d.as_secs().to_string();
     let pairs: [(&str, String); 7] = [
-        ("aws_region", builder.region().to_owned()),
+        (
+            "aws_region",
+            builder
+                .region()
+                .unwrap_or(nasdaq_storage::DEFAULT_REGION)
+                .to_owned(),
+        ),
         ("aws_allow_http", builder.allow_http().to_string()),
         ("retry.max_retries", builder.max_retries().to_string()),
         ("retry.timeout_secs", secs(builder.retry_timeout())),

@@ -35,8 +35,6 @@ pub struct CheckReport {
     pub key: String,
     /// The provider that supplied the credentials (never a secret).
     pub credentials: Option<String>,
-    /// What the credential chain tried before it.
-    pub credentials_tried: Vec<String>,
     /// The steps run, in order; the check stops at the first failure.
     pub steps: Vec<CheckStep>,
     /// Whether every step ran and passed.
@@ -59,11 +57,14 @@ impl Session {
         let target = self.s3_target(target)?;
         let mut report = CheckReport {
             endpoint: nasdaq_storage::redact_url(&target.builder.endpoint()),
-            region: self.configured().settings.aws_region.clone(),
+            region: target
+                .builder
+                .region()
+                .unwrap_or("(from the AWS profile)")
+                .to_owned(),
             bucket: target.bucket.clone(),
             key: target.key.clone(),
             credentials: None,
-            credentials_tried: Vec::new(),
             steps: Vec::new(),
             ok: false,
         };
@@ -92,7 +93,9 @@ impl Steps<'_> {
             Ok(s3) => {
                 let credentials = s3.credentials().clone();
                 self.report.credentials = Some(credentials.to_string());
-                self.report.credentials_tried = credentials.tried.clone();
+                // The region is known once the region chain has run.
+                self.report.region = s3.region().to_owned();
+                self.report.endpoint = nasdaq_storage::redact_url(s3.endpoint());
                 self.record("credentials", started, Ok(credentials.to_string()));
                 s3
             }

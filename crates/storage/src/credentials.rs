@@ -1,117 +1,148 @@
-//! The AWS credential chain, in the order AWS tools use, with a record of
-//! what was tried and which provider answered.
+//! AWS credentials and region as the AWS SDK resolves them.
 //!
-//! 1. keys given directly (environment or `.env`);
-//! 2. the shared files `~/.aws/credentials` and `~/.aws/config` for the
-//!    profile (`AWS_PROFILE`, default `default`), which object_store does not read;
-//! 3. web identity (`AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`), then the
-//!    container endpoint, then instance metadata (the IAM role cases), as
-//!    object_store provides them.
+//! The chains are aws-config's own, in the AWS order: environment keys, the
+//! profile (static keys, `role_arn` with `source_profile` or
+//! `credential_source`, `sso_session` and legacy SSO, `credential_process`),
+//! web identity, the container endpoint, IMDSv2. They read the variables in
+//! [`CredentialInputs`], never the process environment behind the caller's
+//! back, so a `.env` file's keys and an embedder's own environment count
+//! exactly as the settings say.
 //!
-//! Before settling on instance metadata the endpoint is probed with a short
-//! timeout: off AWS nothing answers, and the load fails within seconds with
-//! the list of what was tried instead of hanging through retries.
+//! object_store asks for credentials on every request; [`AwsCredentials`]
+//! answers from a cache and asks the chain's provider again shortly before
+//! the credentials expire.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use aws_config::meta::ProviderChainError;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials as AwsSdkCredentials;
+use aws_credential_types::credential_feature::AwsCredentialFeature as Feature;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_runtime::env_config::file::EnvConfigFiles;
+use aws_types::os_shim_internal::{Env, Fs};
+use object_store::CredentialProvider;
+use object_store::aws::AwsCredential;
 
 use crate::{Error, Result};
 
-/// The default instance metadata endpoint.
-pub const DEFAULT_METADATA_ENDPOINT: &str = "http://169.254.169.254";
+/// Variables that hold a secret: never shown, not even in part.
+const SECRET_VARIABLES: &[&str] = &[
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_BEARER_TOKEN_BEDROCK",
+];
 
-/// What the credential chain may draw on. Fill it from settings and the environment.
+/// What the AWS chains may draw on: variables as they would be in the
+/// environment, by their AWS names.
+///
+/// Fill it from the environment ([`Self::from_env`]) or any list of
+/// variables ([`Self::from_vars`]) and put settings on top ([`Self::with_var`]).
 #[derive(Clone, Default)]
 pub struct CredentialInputs {
-    /// An access key id given directly.
-    pub access_key_id: Option<String>,
-    /// A secret access key given directly.
-    pub secret_access_key: Option<String>,
-    /// A session token given directly.
-    pub session_token: Option<String>,
-    /// Where the direct keys were set, for messages (e.g. `.env (/srv/.env)`).
+    variables: BTreeMap<String, String>,
+    /// Where the access keys were set, for the report (e.g. `.env (/srv/.env)`).
     pub keys_origin: String,
-    /// `AWS_PROFILE`.
-    pub profile: Option<String>,
-    /// `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`.
-    pub shared_credentials_file: Option<PathBuf>,
-    /// `AWS_CONFIG_FILE`, else `~/.aws/config`.
-    pub config_file: Option<PathBuf>,
-    /// The home directory.
-    pub home: Option<PathBuf>,
-    /// `AWS_WEB_IDENTITY_TOKEN_FILE`.
-    pub web_identity_token_file: Option<String>,
-    /// `AWS_ROLE_ARN`.
-    pub role_arn: Option<String>,
-    /// `AWS_ROLE_SESSION_NAME`.
-    pub role_session_name: Option<String>,
-    /// `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`.
-    pub container_relative_uri: Option<String>,
-    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI`.
-    pub container_full_uri: Option<String>,
-    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`.
-    pub container_token_file: Option<String>,
-    /// `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else [`DEFAULT_METADATA_ENDPOINT`].
-    pub metadata_endpoint: Option<String>,
-    /// `AWS_EC2_METADATA_DISABLED=true`.
-    pub metadata_disabled: bool,
-    /// How long the metadata endpoint may take to answer the probe.
-    pub metadata_probe_timeout: Option<Duration>,
-    /// Send unsigned requests (public buckets).
+    /// Send unsigned requests (public buckets): no chain is asked.
     pub anonymous: bool,
 }
 
 impl CredentialInputs {
-    /// The chain's inputs from the process environment: `AWS_ACCESS_KEY_ID`,
-    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_PROFILE`,
-    /// `AWS_SHARED_CREDENTIALS_FILE`, `AWS_CONFIG_FILE`, `HOME`, the web
-    /// identity, container and instance-metadata variables.
+    /// The chains' inputs from the process environment: every `AWS_*`
+    /// variable, and `HOME` / `USERPROFILE` for `~/.aws`.
     pub fn from_env() -> Self {
-        Self::from_vars(|name| std::env::var(name).ok())
+        Self::from_vars(std::env::vars())
     }
 
-    /// The chain's inputs from any variable lookup (see [`Self::from_env`]
-    /// for the names); empty values count as unset.
-    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let var = |name: &str| lookup(name).filter(|v| !v.is_empty());
+    /// The chains' inputs from a list of variables: the `AWS_*` ones and
+    /// `HOME` / `USERPROFILE`; empty values count as unset.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let variables = vars
+            .into_iter()
+            .filter(|(name, value)| !value.is_empty() && Self::is_chain_variable(name))
+            .collect();
         Self {
-            access_key_id: var("AWS_ACCESS_KEY_ID"),
-            secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
-            session_token: var("AWS_SESSION_TOKEN"),
+            variables,
             keys_origin: "the environment".to_owned(),
-            profile: var("AWS_PROFILE"),
-            shared_credentials_file: var("AWS_SHARED_CREDENTIALS_FILE").map(PathBuf::from),
-            config_file: var("AWS_CONFIG_FILE").map(PathBuf::from),
-            home: var("HOME").map(PathBuf::from),
-            web_identity_token_file: var("AWS_WEB_IDENTITY_TOKEN_FILE"),
-            role_arn: var("AWS_ROLE_ARN"),
-            role_session_name: var("AWS_ROLE_SESSION_NAME"),
-            container_relative_uri: var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
-            container_full_uri: var("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
-            container_token_file: var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
-            metadata_endpoint: var("AWS_EC2_METADATA_SERVICE_ENDPOINT"),
-            metadata_disabled: var("AWS_EC2_METADATA_DISABLED")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
-            metadata_probe_timeout: None,
             anonymous: false,
         }
+    }
+
+    /// Whether the AWS chains read the variable `name`.
+    pub fn is_chain_variable(name: &str) -> bool {
+        name.starts_with("AWS_") || name == "HOME" || name == "USERPROFILE"
+    }
+
+    /// Sets (or, with `None` or an empty value, removes) one variable.
+    pub fn with_var(mut self, name: &str, value: Option<impl Into<String>>) -> Self {
+        match value.map(Into::into).filter(|v| !v.is_empty()) {
+            Some(value) => self.variables.insert(name.to_owned(), value),
+            None => self.variables.remove(name),
+        };
+        self
+    }
+
+    /// Static access keys, set where `origin` says (for the report).
+    pub fn with_keys(
+        self,
+        key_id: impl Into<String>,
+        secret: impl Into<String>,
+        token: Option<String>,
+        origin: impl Into<String>,
+    ) -> Self {
+        let mut inputs = self
+            .with_var("AWS_ACCESS_KEY_ID", Some(key_id))
+            .with_var("AWS_SECRET_ACCESS_KEY", Some(secret))
+            .with_var("AWS_SESSION_TOKEN", token);
+        inputs.keys_origin = origin.into();
+        inputs
+    }
+
+    /// Unsigned requests, for public buckets.
+    pub fn anonymous() -> Self {
+        Self {
+            anonymous: true,
+            ..Self::default()
+        }
+    }
+
+    /// The value of one variable.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.variables.get(name).map(String::as_str)
+    }
+
+    /// The profile the chains use: `AWS_PROFILE`, else `default`.
+    pub fn profile(&self) -> &str {
+        self.var("AWS_PROFILE").unwrap_or("default")
     }
 }
 
 impl fmt::Debug for CredentialInputs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown: BTreeMap<&str, String> = self
+            .variables
+            .iter()
+            .map(|(name, value)| {
+                let shown = if SECRET_VARIABLES.contains(&name.as_str()) {
+                    "***".to_owned()
+                } else if name == "AWS_ACCESS_KEY_ID" {
+                    key_id_prefix(value)
+                } else {
+                    crate::redact_url(value)
+                };
+                (name.as_str(), shown)
+            })
+            .collect();
         f.debug_struct("CredentialInputs")
-            .field(
-                "access_key_id",
-                &self.access_key_id.as_deref().map(key_id_prefix),
-            )
-            .field(
-                "secret_access_key",
-                &self.secret_access_key.as_ref().map(|_| "***"),
-            )
-            .field("session_token", &self.session_token.as_ref().map(|_| "***"))
-            .field("profile", &self.profile)
+            .field("variables", &shown)
             .field("anonymous", &self.anonymous)
             .finish_non_exhaustive()
     }
@@ -123,39 +154,14 @@ pub fn key_id_prefix(key_id: &str) -> String {
     format!("{prefix}…")
 }
 
-/// Credentials the chain settled on.
-#[derive(Clone)]
-pub(crate) enum Credentials {
-    Static {
-        key_id: String,
-        secret: String,
-        token: Option<String>,
-    },
-    WebIdentity {
-        token_file: String,
-        role_arn: String,
-        session_name: Option<String>,
-    },
-    Container {
-        relative_uri: Option<String>,
-        full_uri: Option<String>,
-        token_file: Option<String>,
-    },
-    Instance {
-        endpoint: String,
-    },
-    Anonymous,
-}
-
-/// Which provider supplied the credentials, and what was tried before it.
+/// Which provider supplied the credentials.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CredentialReport {
-    /// The provider, e.g. `environment (AWS_ACCESS_KEY_ID)`, `shared credentials file ~/.aws/credentials [default]`.
+    /// The provider, e.g. `access keys from .env (/srv/.env)`,
+    /// `assume-role (profile dev)`, `IMDSv2 (instance role)`.
     pub provider: String,
-    /// The first 4 characters of the key id, when a static key is used.
+    /// The first 4 characters of the key id (none for unsigned requests).
     pub key_id: Option<String>,
-    /// What was tried before, with why each did not answer.
-    pub tried: Vec<String>,
 }
 
 impl fmt::Display for CredentialReport {
@@ -168,218 +174,269 @@ impl fmt::Display for CredentialReport {
     }
 }
 
-/// Walks the chain.
-pub(crate) async fn resolve(inputs: &CredentialInputs) -> Result<(Credentials, CredentialReport)> {
-    let mut tried = Vec::new();
-    let report = |provider: String, key_id: Option<&str>, tried: &Vec<String>| CredentialReport {
-        provider,
-        key_id: key_id.map(key_id_prefix),
-        tried: tried.clone(),
-    };
+/// Limits for the requests the chains make (STS, SSO, the container endpoint).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChainLimits {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_retries: usize,
+}
+
+/// What the chains settled on.
+pub(crate) struct Resolved {
+    /// The credentials, `None` for unsigned requests.
+    pub(crate) credentials: Option<Arc<AwsCredentials>>,
+    /// The region: the one given, else the profile's or `AWS_REGION`, else `us-east-1`.
+    pub(crate) region: String,
+    /// Who answered.
+    pub(crate) report: CredentialReport,
+}
+
+/// The region used when neither settings, environment nor profile name one.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// Resolves the region and, unless unsigned, the credentials, once: a load
+/// with no credentials anywhere fails here, listing what was tried.
+pub(crate) async fn resolve(
+    inputs: &CredentialInputs,
+    region: Option<&str>,
+    limits: ChainLimits,
+) -> Result<Resolved> {
+    let env = Env::from(
+        inputs
+            .variables
+            .clone()
+            .into_iter()
+            .collect::<HashMap<String, String>>(),
+    );
+    if inputs.var("AWS_PROFILE").is_some() {
+        profile_exists(inputs, &env).await?;
+    }
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .env(env)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(limits.connect_timeout)
+                .operation_attempt_timeout(limits.request_timeout)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(limits.max_retries as u32 + 1));
+    if let Some(region) = region {
+        loader = loader.region(Region::new(region.to_owned()));
+    }
+    let config = loader.load().await;
+    let region = config
+        .region()
+        .map(|r| r.as_ref().to_owned())
+        .unwrap_or_else(|| DEFAULT_REGION.to_owned());
     if inputs.anonymous {
-        return Ok((
-            Credentials::Anonymous,
-            report("anonymous (unsigned requests)".into(), None, &tried),
-        ));
-    }
-
-    // 1. Keys given directly.
-    match (&inputs.access_key_id, &inputs.secret_access_key) {
-        (Some(key_id), Some(secret)) => {
-            let provider = format!("access keys from {}", inputs.keys_origin);
-            let credentials = Credentials::Static {
-                key_id: key_id.clone(),
-                secret: secret.clone(),
-                token: inputs.session_token.clone(),
-            };
-            return Ok((credentials, report(provider, Some(key_id), &tried)));
-        }
-        (Some(_), None) => {
-            return Err(Error::Credentials {
-                message: format!(
-                    "AWS_ACCESS_KEY_ID is set ({}) but AWS_SECRET_ACCESS_KEY is not: set both, or neither",
-                    inputs.keys_origin
-                ),
-            });
-        }
-        (None, Some(_)) => {
-            return Err(Error::Credentials {
-                message: format!(
-                    "AWS_SECRET_ACCESS_KEY is set ({}) but AWS_ACCESS_KEY_ID is not: set both, or neither",
-                    inputs.keys_origin
-                ),
-            });
-        }
-        (None, None) => tried
-            .push("environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set".to_owned()),
-    }
-
-    // 2. Shared files.
-    let profile = inputs
-        .profile
-        .clone()
-        .unwrap_or_else(|| "default".to_owned());
-    let home_file = |name: &str| inputs.home.as_ref().map(|h| h.join(".aws").join(name));
-    let credentials_file = inputs
-        .shared_credentials_file
-        .clone()
-        .or_else(|| home_file("credentials"));
-    let config_file = inputs.config_file.clone().or_else(|| home_file("config"));
-    for (file, section) in [
-        (credentials_file, profile.clone()),
-        (
-            config_file,
-            if profile == "default" {
-                profile.clone()
-            } else {
-                format!("profile {profile}")
+        return Ok(Resolved {
+            credentials: None,
+            region,
+            report: CredentialReport {
+                provider: "anonymous (unsigned requests)".to_owned(),
+                key_id: None,
             },
-        ),
-    ] {
-        let Some(file) = file else { continue };
-        match profile_keys(&file, &section)? {
-            ProfileKeys::Found {
-                key_id,
-                secret,
-                token,
-            } => {
-                let provider = format!("shared file {} [{section}]", file.display());
-                let credentials = Credentials::Static {
-                    key_id: key_id.clone(),
-                    secret,
-                    token,
-                };
-                return Ok((credentials, report(provider, Some(&key_id), &tried)));
-            }
-            ProfileKeys::Missing(why) => {
-                tried.push(format!("shared file {}: {why}", file.display()))
-            }
-        }
-    }
-    if inputs.profile.is_some() {
-        return Err(Error::Credentials {
-            message: format!(
-                "AWS_PROFILE={profile} but no such profile with keys was found. Tried: {}",
-                tried.join("; ")
-            ),
         });
     }
-
-    // 3. Web identity, container, instance.
-    if let (Some(token_file), Some(role_arn)) = (&inputs.web_identity_token_file, &inputs.role_arn)
-    {
-        let credentials = Credentials::WebIdentity {
-            token_file: token_file.clone(),
-            role_arn: role_arn.clone(),
-            session_name: inputs.role_session_name.clone(),
-        };
-        return Ok((
-            credentials,
-            report(format!("web identity (role {role_arn})"), None, &tried),
-        ));
-    }
-    tried.push("web identity: AWS_WEB_IDENTITY_TOKEN_FILE / AWS_ROLE_ARN not set".to_owned());
-    if inputs.container_relative_uri.is_some() || inputs.container_full_uri.is_some() {
-        let credentials = Credentials::Container {
-            relative_uri: inputs.container_relative_uri.clone(),
-            full_uri: inputs.container_full_uri.clone(),
-            token_file: inputs.container_token_file.clone(),
-        };
-        return Ok((
-            credentials,
-            report(
-                "container credentials endpoint (task role)".into(),
-                None,
-                &tried,
-            ),
-        ));
-    }
-    tried.push("container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI not set".to_owned());
-    if inputs.metadata_disabled {
-        tried.push("instance metadata: disabled by AWS_EC2_METADATA_DISABLED".to_owned());
-    } else {
-        let endpoint = inputs
-            .metadata_endpoint
-            .clone()
-            .unwrap_or_else(|| DEFAULT_METADATA_ENDPOINT.to_owned());
-        let timeout = inputs
-            .metadata_probe_timeout
-            .unwrap_or(Duration::from_secs(1));
-        match probe(&endpoint, timeout).await {
-            Ok(()) => {
-                let provider = format!("instance metadata at {endpoint} (IAM role)");
-                return Ok((
-                    Credentials::Instance { endpoint },
-                    report(provider, None, &tried),
-                ));
-            }
-            Err(why) => tried.push(format!("instance metadata at {endpoint}: {why}")),
-        }
-    }
-    Err(Error::NoCredentials {
-        tried: tried.join("; "),
+    let provider = config.credentials_provider().ok_or_else(|| Error::Credentials {
+        message: "the AWS credential chain could not be built".to_owned(),
+    })?;
+    let first = provider
+        .provide_credentials()
+        .await
+        .map_err(|err| chain_error(err, inputs))?;
+    let report = CredentialReport {
+        provider: provider_label(&first, inputs),
+        key_id: Some(key_id_prefix(first.access_key_id())),
+    };
+    tracing::info!(provider = %report, %region, "AWS credentials resolved");
+    Ok(Resolved {
+        credentials: Some(Arc::new(AwsCredentials::new(provider, first))),
+        region,
+        report,
     })
 }
 
-enum ProfileKeys {
-    Found {
-        key_id: String,
-        secret: String,
-        token: Option<String>,
-    },
-    Missing(String),
-}
-
-/// The static keys of `section` in an INI file, if it has them.
-fn profile_keys(file: &Path, section: &str) -> Result<ProfileKeys> {
-    if !file.exists() {
-        return Ok(ProfileKeys::Missing("no such file".to_owned()));
+/// A profile named explicitly must exist: otherwise the chain would pass
+/// over it and answer from some other provider, or fail far from the cause.
+async fn profile_exists(inputs: &CredentialInputs, env: &Env) -> Result<()> {
+    let profile = inputs.profile();
+    let files = EnvConfigFiles::default();
+    let set = aws_config::profile::load(&Fs::real(), env, &files, None)
+        .await
+        .map_err(|err| Error::Credentials {
+            message: format!(
+                "the AWS config files cannot be read: {}",
+                crate::error::error_chain(&err)
+            ),
+        })?;
+    if set.get_profile(profile).is_some() {
+        return Ok(());
     }
-    let ini = ini::Ini::load_from_file(file).map_err(|err| Error::Credentials {
+    let mut known: Vec<&str> = set.profiles().collect();
+    known.sort_unstable();
+    let config = inputs.var("AWS_CONFIG_FILE").unwrap_or("~/.aws/config");
+    let credentials = inputs
+        .var("AWS_SHARED_CREDENTIALS_FILE")
+        .unwrap_or("~/.aws/credentials");
+    Err(Error::Credentials {
         message: format!(
-            "{}: cannot be read as an AWS credentials file: {err}",
-            file.display()
+            "AWS_PROFILE is {profile}, but neither {config} nor {credentials} defines that profile \
+             (profiles there: {}): fix the name, or create it with `aws configure --profile {profile}` \
+             (or `aws configure sso` for SSO)",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
         ),
-    })?;
-    let Some(props) = ini.section(Some(section)) else {
-        return Ok(ProfileKeys::Missing(format!("no [{section}] section")));
-    };
-    match (
-        props.get("aws_access_key_id"),
-        props.get("aws_secret_access_key"),
-    ) {
-        (Some(key_id), Some(secret)) => Ok(ProfileKeys::Found {
-            key_id: key_id.trim().to_owned(),
-            secret: secret.trim().to_owned(),
-            token: props.get("aws_session_token").map(|t| t.trim().to_owned()),
-        }),
-        _ if props.contains_key("sso_session") || props.contains_key("sso_start_url") => {
-            Ok(ProfileKeys::Missing(format!(
-                "[{section}] uses AWS SSO, which is not supported yet: export the profile's credentials with the AWS CLI (`aws configure export-credentials`) and use those variables"
-            )))
-        }
-        _ if props.contains_key("role_arn") => Ok(ProfileKeys::Missing(format!(
-            "[{section}] assumes a role (role_arn), which is not supported: use the role's temporary keys"
-        ))),
-        _ => Ok(ProfileKeys::Missing(format!(
-            "[{section}] has no aws_access_key_id / aws_secret_access_key"
-        ))),
+    })
+}
+
+/// Names the provider that answered, from the features aws-config records
+/// on the credentials it returns.
+fn provider_label(credentials: &AwsSdkCredentials, inputs: &CredentialInputs) -> String {
+    let features = credentials
+        .get_property::<Vec<Feature>>()
+        .cloned()
+        .unwrap_or_default();
+    let has = |wanted: &[Feature]| features.iter().any(|f| wanted.contains(f));
+    let profile = inputs.profile();
+    if has(&[Feature::CredentialsEnvVarsStsWebIdToken]) {
+        let role = inputs.var("AWS_ROLE_ARN").unwrap_or("?");
+        format!("web identity (role {role})")
+    } else if has(&[Feature::CredentialsProfileStsWebIdToken]) {
+        format!("web identity (profile {profile})")
+    } else if has(&[Feature::CredentialsStsAssumeRole]) {
+        format!("assume-role (profile {profile})")
+    } else if has(&[Feature::CredentialsSso, Feature::CredentialsProfileSso]) {
+        format!("SSO (profile {profile})")
+    } else if has(&[Feature::CredentialsProcess, Feature::CredentialsProfileProcess]) {
+        format!("credential_process (profile {profile})")
+    } else if has(&[Feature::CredentialsHttp]) {
+        "container credentials endpoint (task role)".to_owned()
+    } else if has(&[Feature::CredentialsImds]) {
+        "IMDSv2 (instance role)".to_owned()
+    } else if has(&[Feature::CredentialsProfile]) {
+        format!("profile {profile} (static keys)")
+    } else if has(&[Feature::CredentialsEnvVars]) {
+        format!("access keys from {}", inputs.keys_origin)
+    } else {
+        "the AWS default credential chain".to_owned()
     }
 }
 
-/// Whether something answers HTTP at the metadata endpoint within `timeout`.
-async fn probe(endpoint: &str, timeout: Duration) -> std::result::Result<(), String> {
-    let url = url::Url::parse(endpoint).map_err(|e| format!("invalid endpoint: {e}"))?;
-    let host = url.host_str().ok_or("no host")?.to_owned();
-    let port = url.port_or_known_default().unwrap_or(80);
-    match tokio::time::timeout(
-        timeout,
-        tokio::net::TcpStream::connect((host.as_str(), port)),
-    )
-    .await
+/// The chain's error as ours: what each provider said, or the one failure
+/// that stopped the chain (a bad profile, a refused role, an expired SSO token).
+fn chain_error(err: CredentialsError, inputs: &CredentialInputs) -> Error {
+    if let CredentialsError::CredentialsNotLoaded(_) = &err
+        && let Some(chain) = std::error::Error::source(&err)
+            .and_then(|s| s.downcast_ref::<ProviderChainError<CredentialsError>>())
     {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(err)) => Err(format!("{err}")),
-        Err(_) => Err(format!("no answer within {timeout:?}")),
+        let tried = chain
+            .attempts()
+            .iter()
+            .map(|attempt| {
+                format!(
+                    "{}: {}",
+                    attempt.name(),
+                    crate::error::error_chain(attempt.error())
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Error::NoCredentials { tried };
+    }
+    Error::Credentials {
+        message: format!(
+            "AWS credentials for profile {} could not be loaded: {}",
+            inputs.profile(),
+            crate::error::error_chain(&err)
+        ),
+    }
+}
+
+/// How long before expiry credentials are refreshed, at most.
+const REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
+
+/// The credentials of one chain's provider, cached until shortly before
+/// they expire, as object_store's [`CredentialProvider`].
+pub(crate) struct AwsCredentials {
+    provider: SharedCredentialsProvider,
+    cached: tokio::sync::Mutex<Cached>,
+}
+
+struct Cached {
+    credential: Arc<AwsCredential>,
+    /// When to ask again; `None`: never (static keys).
+    refresh_at: Option<SystemTime>,
+}
+
+impl Cached {
+    fn new(credentials: &AwsSdkCredentials) -> Self {
+        let now = SystemTime::now();
+        // Refresh 5 minutes before expiry, or halfway through a shorter life,
+        // so short-lived credentials are renewed before, not after, they lapse.
+        let refresh_at = credentials.expiry().map(|expiry| {
+            let life = expiry.duration_since(now).unwrap_or_default();
+            expiry - REFRESH_BEFORE.min(life / 2)
+        });
+        Self {
+            credential: Arc::new(AwsCredential {
+                key_id: credentials.access_key_id().to_owned(),
+                secret_key: credentials.secret_access_key().to_owned(),
+                token: credentials.session_token().map(str::to_owned),
+            }),
+            refresh_at,
+        }
+    }
+
+    fn fresh(&self) -> bool {
+        self.refresh_at.is_none_or(|at| SystemTime::now() < at)
+    }
+}
+
+impl AwsCredentials {
+    fn new(provider: SharedCredentialsProvider, first: AwsSdkCredentials) -> Self {
+        Self {
+            provider,
+            cached: tokio::sync::Mutex::new(Cached::new(&first)),
+        }
+    }
+}
+
+impl fmt::Debug for AwsCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsCredentials").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl CredentialProvider for AwsCredentials {
+    type Credential = AwsCredential;
+
+    async fn get_credential(&self) -> object_store::Result<Arc<AwsCredential>> {
+        // One refresh at a time: concurrent requests wait for it instead of
+        // each asking STS or the metadata service.
+        let mut cached = self.cached.lock().await;
+        if !cached.fresh() {
+            let credentials = self.provider.provide_credentials().await.map_err(|err| {
+                object_store::Error::Generic {
+                    store: "S3",
+                    source: format!(
+                        "refreshing AWS credentials failed: {}",
+                        crate::error::error_chain(&err)
+                    )
+                    .into(),
+                }
+            })?;
+            tracing::debug!(
+                key_id = %key_id_prefix(credentials.access_key_id()),
+                "AWS credentials refreshed"
+            );
+            *cached = Cached::new(&credentials);
+        }
+        Ok(Arc::clone(&cached.credential))
     }
 }

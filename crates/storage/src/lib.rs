@@ -34,7 +34,7 @@ mod source;
 mod unavailable;
 
 pub use cache::{CacheMode, CachedSource, DiskCache};
-pub use credentials::{CredentialInputs, CredentialReport};
+pub use credentials::{CredentialInputs, CredentialReport, DEFAULT_REGION};
 pub use error::{Error, Result, SharedError, error_chain, redact_url};
 pub use object::ObjectStoreSource;
 pub use s3::{S3Source, S3SourceBuilder};

@@ -1,6 +1,6 @@
-//! The S3 backend: [`MarketSource`] over object_store's `AmazonS3`, with the
-//! AWS credential chain of [`crate::credentials`] and S3 error codes turned
-//! into advice.
+//! The S3 backend: [`MarketSource`] over object_store's `AmazonS3`, with
+//! credentials and region from the AWS chains of [`crate::credentials`] and
+//! S3 error codes turned into advice.
 
 use std::fmt::{Debug, Display};
 use std::sync::Arc;
@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::aws::{AmazonS3Builder, Checksum};
 use object_store::{BackoffConfig, ClientOptions, RetryConfig};
 
-use crate::credentials::{CredentialInputs, CredentialReport, Credentials, resolve};
+use crate::credentials::{
+    AwsCredentials, ChainLimits, CredentialInputs, CredentialReport, resolve,
+};
 use crate::source::{Fetched, GetOptions, ObjectInfo, PutOptions, PutReceipt};
 use crate::{Error, MarketSource, ObjectStoreSource, Result};
 
@@ -23,18 +25,19 @@ use crate::{Error, MarketSource, ObjectStoreSource, Result};
 ///
 /// let source = S3SourceBuilder::new("prices")
 ///     .with_region("eu-west-1")
-///     .with_credentials(CredentialInputs { anonymous: true, ..Default::default() })
+///     .with_credentials(CredentialInputs::anonymous())
 ///     .build()
 ///     .await
 ///     .unwrap();
 /// assert_eq!(source.to_string(), "s3://prices");
 /// assert_eq!(source.credentials().provider, "anonymous (unsigned requests)");
+/// assert_eq!(source.region(), "eu-west-1");
 /// # });
 /// ```
 #[derive(Debug, Clone)]
 pub struct S3SourceBuilder {
     bucket: String,
-    region: String,
+    region: Option<String>,
     endpoint: Option<String>,
     allow_http: bool,
     credentials: CredentialInputs,
@@ -46,11 +49,13 @@ pub struct S3SourceBuilder {
 }
 
 impl S3SourceBuilder {
-    /// A builder for `bucket` in `us-east-1`, with default retries and timeouts.
+    /// A builder for `bucket`, with default retries and timeouts. Its
+    /// region is the one given to [`Self::with_region`], else what the AWS
+    /// region chain finds (`AWS_REGION`, the profile's `region`), else `us-east-1`.
     pub fn new(bucket: impl Into<String>) -> Self {
         Self {
             bucket: bucket.into(),
-            region: "us-east-1".to_owned(),
+            region: None,
             endpoint: None,
             allow_http: false,
             credentials: CredentialInputs::default(),
@@ -63,9 +68,9 @@ impl S3SourceBuilder {
     }
 
     /// A builder from the process environment, as AWS tools read it: the
-    /// bucket from `AWS_S3_BUCKET_NAME` (or `AWS_BUCKET`), `AWS_REGION` (or
-    /// `AWS_DEFAULT_REGION`), `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, and the
-    /// credential chain's variables (see [`CredentialInputs::from_env`]).
+    /// bucket from `AWS_S3_BUCKET_NAME` (or `AWS_BUCKET`), `AWS_ENDPOINT_URL`,
+    /// `AWS_ALLOW_HTTP`, and the chains' variables (see
+    /// [`CredentialInputs::from_env`]; the region chain reads `AWS_REGION`).
     ///
     /// ```
     /// // SAFETY (test only): no other thread reads the environment here.
@@ -78,19 +83,15 @@ impl S3SourceBuilder {
         let bucket = var("AWS_S3_BUCKET_NAME")
             .or_else(|| var("AWS_BUCKET"))
             .unwrap_or_default();
-        let mut builder = Self::new(bucket)
+        Self::new(bucket)
             .with_endpoint(var("AWS_ENDPOINT_URL"))
             .with_allow_http(var("AWS_ALLOW_HTTP").is_some_and(|v| v.eq_ignore_ascii_case("true")))
-            .with_credentials(CredentialInputs::from_env());
-        if let Some(region) = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")) {
-            builder = builder.with_region(region);
-        }
-        builder
+            .with_credentials(CredentialInputs::from_env())
     }
 
-    /// The bucket's region.
+    /// The bucket's region, overriding the region chain.
     pub fn with_region(mut self, region: impl Into<String>) -> Self {
-        self.region = region.into();
+        self.region = Some(region.into()).filter(|r| !r.is_empty());
         self
     }
 
@@ -132,9 +133,9 @@ impl S3SourceBuilder {
         self
     }
 
-    /// The bucket's region.
-    pub fn region(&self) -> &str {
-        &self.region
+    /// The region given, if any (else the region chain decides at [`Self::build`]).
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
     }
 
     /// Whether a plain-http endpoint is allowed.
@@ -167,15 +168,14 @@ impl S3SourceBuilder {
         self.request_timeout
     }
 
-    /// The endpoint requests go to, for messages.
+    /// The endpoint requests go to, for messages (with the region given, or
+    /// `{region}` when the region chain is still to decide).
     pub fn endpoint(&self) -> String {
-        self.endpoint
-            .clone()
-            .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", self.region))
+        endpoint_for(self.endpoint.as_deref(), self.region.as_deref().unwrap_or("{region}"))
     }
 
-    /// Resolves credentials and builds the source. Fails fast, listing what
-    /// was tried, when no credentials exist.
+    /// Resolves region and credentials and builds the source. Fails fast,
+    /// listing what was tried, when no credentials exist.
     pub async fn build(self) -> Result<S3Source> {
         if self.bucket.is_empty() {
             return Err(Error::Config {
@@ -195,7 +195,13 @@ impl S3SourceBuilder {
                 });
             }
         }
-        let (credentials, report) = resolve(&self.credentials).await?;
+        let limits = ChainLimits {
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            max_retries: self.max_retries,
+        };
+        let resolved = resolve(&self.credentials, self.region.as_deref(), limits).await?;
+        let region = resolved.region;
         let retry = RetryConfig {
             backoff: BackoffConfig {
                 init_backoff: self.backoff,
@@ -211,64 +217,20 @@ impl S3SourceBuilder {
             .with_timeout(self.request_timeout);
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(&self.bucket)
-            .with_region(&self.region)
+            .with_region(&region)
             .with_allow_http(self.allow_http)
             .with_retry(retry)
-            .with_client_options(client);
+            .with_client_options(client)
+            // S3's own SHA-256 of every object and part we upload.
+            .with_checksum_algorithm(Checksum::SHA256);
         if let Some(endpoint) = &self.endpoint {
             builder = builder
                 .with_endpoint(endpoint)
                 .with_virtual_hosted_style_request(false);
         }
-        builder = match credentials {
-            Credentials::Static {
-                key_id,
-                secret,
-                token,
-            } => {
-                let builder = builder
-                    .with_access_key_id(key_id)
-                    .with_secret_access_key(secret);
-                match token {
-                    Some(token) => builder.with_token(token),
-                    None => builder,
-                }
-            }
-            Credentials::Anonymous => builder.with_skip_signature(true),
-            Credentials::WebIdentity {
-                token_file,
-                role_arn,
-                session_name,
-            } => {
-                let builder = builder
-                    .with_config(AmazonS3ConfigKey::WebIdentityTokenFile, token_file)
-                    .with_config(AmazonS3ConfigKey::RoleArn, role_arn);
-                match session_name {
-                    Some(name) => builder.with_config(AmazonS3ConfigKey::RoleSessionName, name),
-                    None => builder,
-                }
-            }
-            Credentials::Container {
-                relative_uri,
-                full_uri,
-                token_file,
-            } => {
-                let mut builder = builder;
-                if let Some(uri) = relative_uri {
-                    builder = builder
-                        .with_config(AmazonS3ConfigKey::ContainerCredentialsRelativeUri, uri);
-                }
-                if let Some(uri) = full_uri {
-                    builder =
-                        builder.with_config(AmazonS3ConfigKey::ContainerCredentialsFullUri, uri);
-                }
-                if let Some(file) = token_file {
-                    builder = builder
-                        .with_config(AmazonS3ConfigKey::ContainerAuthorizationTokenFile, file);
-                }
-                builder
-            }
-            Credentials::Instance { endpoint } => builder.with_metadata_endpoint(endpoint),
+        builder = match &resolved.credentials {
+            Some(credentials) => builder.with_credentials(Arc::clone(credentials) as _),
+            None => builder.with_skip_signature(true),
         };
         let store = builder.build().map_err(|err| Error::Config {
             message: format!("s3://{}: {}", self.bucket, crate::error::error_chain(&err)),
@@ -276,9 +238,10 @@ impl S3SourceBuilder {
         Ok(S3Source {
             inner: ObjectStoreSource::new(Arc::new(store), format!("s3://{}", self.bucket)),
             bucket: self.bucket.clone(),
-            region: self.region.clone(),
-            endpoint: self.endpoint(),
-            credentials: report,
+            endpoint: endpoint_for(self.endpoint.as_deref(), &region),
+            region,
+            credentials: resolved.report,
+            signer: resolved.credentials,
         })
     }
 }
@@ -292,6 +255,9 @@ pub struct S3Source {
     region: String,
     endpoint: String,
     credentials: CredentialReport,
+    /// The credentials requests are signed with; `None`: unsigned.
+    #[allow(dead_code)]
+    signer: Option<Arc<AwsCredentials>>,
 }
 
 impl S3Source {
@@ -299,6 +265,21 @@ impl S3Source {
     pub fn credentials(&self) -> &CredentialReport {
         &self.credentials
     }
+
+    /// The region requests are signed for.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The endpoint requests go to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+}
+
+/// S3's endpoint for `region`, unless another is configured.
+fn endpoint_for(endpoint: Option<&str>, region: &str) -> String {
+    endpoint.map_or_else(|| format!("https://s3.{region}.amazonaws.com"), str::to_owned)
 }
 
 impl Display for S3Source {

@@ -78,11 +78,12 @@ async fn a_refused_connection_keeps_the_object_store_error_as_its_cause() {
     let s3 = S3SourceBuilder::new("market")
         .with_endpoint(Some("http://127.0.0.1:1".to_owned()))
         .with_allow_http(true)
-        .with_credentials(CredentialInputs {
-            access_key_id: Some("AKIAEXAMPLE000".to_owned()),
-            secret_access_key: Some("example-secret".to_owned()),
-            ..CredentialInputs::default()
-        })
+        .with_credentials(CredentialInputs::default().with_keys(
+            "AKIAEXAMPLE000",
+            "example-secret",
+            None,
+            "the test",
+        ))
         .with_retries(0, Duration::from_secs(1), Duration::from_millis(1))
         .build()
         .await

@@ -73,8 +73,8 @@ pub struct Configured {
     pub config_file: Option<PathBuf>,
     /// The .env file read, if any.
     pub env_file: Option<PathBuf>,
-    /// AWS variables that are not settings but feed the credential chain
-    /// (web identity, container, instance metadata) and `HOME`.
+    /// The environment's variables that the AWS chains read (`AWS_*`,
+    /// `HOME`): web identity, container, instance metadata, per-service endpoints.
     pub aws_environment: Vec<(String, String)>,
 }
 
@@ -121,7 +121,7 @@ impl Settings {
         let aws_environment = sources
             .environment
             .iter()
-            .filter(|(name, _)| crate::open::CHAIN_VARIABLES.contains(&name.as_str()))
+            .filter(|(name, _)| nasdaq_storage::CredentialInputs::is_chain_variable(name))
             .cloned()
             .collect();
         Ok(Configured {
