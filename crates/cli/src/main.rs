@@ -106,6 +106,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Logs go to stderr; `-v` raises the level of our own crates, `RUST_LOG`
 /// overrides it. Other crates stay at `warn`: the HTTP stack's debug and
 /// trace lines print request URLs whole, passwords in them included.
+/// Crates whose trace output can hold secrets.
+const SDK_TRACE_CAPPED: &[&str] = &[
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_http_client",
+    "aws_config",
+    "aws_runtime",
+];
+
 fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
@@ -127,9 +136,23 @@ fn init_logging(verbose: u8, quiet: bool) {
         let others = if quiet { "error" } else { "warn" };
         tracing_subscriber::EnvFilter::new(format!("{others}{ours}"))
     });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
+    // The AWS SDK's runtime prints its whole configuration at trace level,
+    // the chains' variables included (a container token, an endpoint's
+    // password): its trace events are dropped, whatever RUST_LOG says.
+    let no_sdk_trace = tracing_subscriber::filter::filter_fn(|meta| {
+        *meta.level() < tracing::Level::TRACE
+            || !SDK_TRACE_CAPPED
+                .iter()
+                .any(|target| meta.target().starts_with(target))
+    });
+    use tracing_subscriber::prelude::*;
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .with_filter(filter)
+                .with_filter(no_sdk_trace),
+        )
         .try_init();
 }

@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use aws_config::meta::ProviderChainError;
+use aws_config::profile::ProfileSet;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
@@ -202,17 +203,34 @@ pub(crate) async fn resolve(
     region: Option<&str>,
     limits: ChainLimits,
 ) -> Result<Resolved> {
+    // Keys given directly come first, as in the AWS order. They are kept out
+    // of the variables handed to aws-config, whose trace logs print them.
+    let keys = static_keys(inputs)?;
     let env = Env::from(
         inputs
             .variables
-            .clone()
-            .into_iter()
+            .iter()
+            .filter(|(name, _)| !KEY_VARIABLES.contains(&name.as_str()))
+            .map(|(name, value)| (name.clone(), value.clone()))
             .collect::<HashMap<String, String>>(),
     );
-    if inputs.var("AWS_PROFILE").is_some() {
-        profile_exists(inputs, &env).await?;
+    let profiles = load_profiles(&env).await?;
+    if keys.is_none() && inputs.var("AWS_PROFILE").is_some() {
+        profile_exists(inputs, &profiles)?;
     }
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+    // The region as the AWS CLI finds it, without asking instance metadata
+    // (which, off EC2, costs seconds and a warning on every run).
+    let region = region
+        .or_else(|| inputs.var("AWS_REGION"))
+        .or_else(|| inputs.var("AWS_DEFAULT_REGION"))
+        .or_else(|| {
+            profiles
+                .get_profile(inputs.profile())
+                .and_then(|p| p.get("region"))
+        })
+        .unwrap_or(DEFAULT_REGION)
+        .to_owned();
+    let loader = aws_config::defaults(BehaviorVersion::latest())
         .env(env)
         .timeout_config(
             TimeoutConfig::builder()
@@ -220,15 +238,9 @@ pub(crate) async fn resolve(
                 .operation_attempt_timeout(limits.request_timeout)
                 .build(),
         )
-        .retry_config(RetryConfig::standard().with_max_attempts(limits.max_retries as u32 + 1));
-    if let Some(region) = region {
-        loader = loader.region(Region::new(region.to_owned()));
-    }
+        .retry_config(RetryConfig::standard().with_max_attempts(limits.max_retries as u32 + 1))
+        .region(Region::new(region.clone()));
     let config = loader.load().await;
-    let region = config
-        .region()
-        .map(|r| r.as_ref().to_owned())
-        .unwrap_or_else(|| DEFAULT_REGION.to_owned());
     if inputs.anonymous {
         return Ok(Resolved {
             credentials: None,
@@ -239,9 +251,12 @@ pub(crate) async fn resolve(
             },
         });
     }
-    let provider = config.credentials_provider().ok_or_else(|| Error::Credentials {
-        message: "the AWS credential chain could not be built".to_owned(),
-    })?;
+    let provider = match keys {
+        Some(keys) => SharedCredentialsProvider::new(keys),
+        None => config.credentials_provider().ok_or_else(|| Error::Credentials {
+            message: "the AWS credential chain could not be built".to_owned(),
+        })?,
+    };
     let first = provider
         .provide_credentials()
         .await
@@ -258,19 +273,62 @@ pub(crate) async fn resolve(
     })
 }
 
-/// A profile named explicitly must exist: otherwise the chain would pass
-/// over it and answer from some other provider, or fail far from the cause.
-async fn profile_exists(inputs: &CredentialInputs, env: &Env) -> Result<()> {
-    let profile = inputs.profile();
-    let files = EnvConfigFiles::default();
-    let set = aws_config::profile::load(&Fs::real(), env, &files, None)
+/// The variables that carry static keys.
+const KEY_VARIABLES: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+];
+
+/// Keys given directly: both parts, or neither.
+fn static_keys(inputs: &CredentialInputs) -> Result<Option<AwsSdkCredentials>> {
+    let origin = &inputs.keys_origin;
+    match (
+        inputs.var("AWS_ACCESS_KEY_ID"),
+        inputs.var("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        (Some(key_id), Some(secret)) => {
+            let mut keys = AwsSdkCredentials::new(
+                key_id,
+                secret,
+                inputs.var("AWS_SESSION_TOKEN").map(str::to_owned),
+                None,
+                "EnvironmentVariable",
+            );
+            keys.get_property_mut_or_default::<Vec<Feature>>()
+                .push(Feature::CredentialsEnvVars);
+            Ok(Some(keys))
+        }
+        (Some(_), None) => Err(Error::Credentials {
+            message: format!(
+                "AWS_ACCESS_KEY_ID is set ({origin}) but AWS_SECRET_ACCESS_KEY is not: set both, or neither"
+            ),
+        }),
+        (None, Some(_)) => Err(Error::Credentials {
+            message: format!(
+                "AWS_SECRET_ACCESS_KEY is set ({origin}) but AWS_ACCESS_KEY_ID is not: set both, or neither"
+            ),
+        }),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The profiles of the AWS config and credentials files the variables name.
+async fn load_profiles(env: &Env) -> Result<ProfileSet> {
+    aws_config::profile::load(&Fs::real(), env, &EnvConfigFiles::default(), None)
         .await
         .map_err(|err| Error::Credentials {
             message: format!(
                 "the AWS config files cannot be read: {}",
                 crate::error::error_chain(&err)
             ),
-        })?;
+        })
+}
+
+/// A profile named explicitly must exist: otherwise the chain would pass
+/// over it and answer from some other provider, or fail far from the cause.
+fn profile_exists(inputs: &CredentialInputs, set: &ProfileSet) -> Result<()> {
+    let profile = inputs.profile();
     if set.get_profile(profile).is_some() {
         return Ok(());
     }
@@ -283,8 +341,8 @@ async fn profile_exists(inputs: &CredentialInputs, env: &Env) -> Result<()> {
     Err(Error::Credentials {
         message: format!(
             "AWS_PROFILE is {profile}, but neither {config} nor {credentials} defines that profile \
-             (profiles there: {}): fix the name, or create it with `aws configure --profile {profile}` \
-             (or `aws configure sso` for SSO)",
+             (profiles there: {}): fix the name, or create the profile with the AWS CLI \
+             (`aws configure`, or `aws configure sso` for SSO)",
             if known.is_empty() {
                 "none".to_owned()
             } else {
