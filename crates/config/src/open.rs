@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use nasdaq_storage::{CredentialInputs, S3SourceBuilder};
 
-use crate::{Configured, Provenance};
 use crate::keys::by_env;
+use crate::{Configured, Provenance};
 
 impl Configured {
     /// What the AWS chains may draw on: the environment's `AWS_*` variables

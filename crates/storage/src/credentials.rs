@@ -253,16 +253,18 @@ pub(crate) async fn resolve(
     }
     let provider = match keys {
         Some(keys) => SharedCredentialsProvider::new(keys),
-        None => config.credentials_provider().ok_or_else(|| Error::Credentials {
-            message: "the AWS credential chain could not be built".to_owned(),
-        })?,
+        None => config
+            .credentials_provider()
+            .ok_or_else(|| Error::Credentials {
+                message: "the AWS credential chain could not be built".to_owned(),
+            })?,
     };
     let first = provider
         .provide_credentials()
         .await
         .map_err(|err| chain_error(err, inputs))?;
     let report = CredentialReport {
-        provider: provider_label(&first, inputs),
+        provider: provider_label(&first, inputs, &profiles),
         key_id: Some(key_id_prefix(first.access_key_id())),
     };
     tracing::info!(provider = %report, %region, "AWS credentials resolved");
@@ -352,33 +354,53 @@ fn profile_exists(inputs: &CredentialInputs, set: &ProfileSet) -> Result<()> {
     })
 }
 
-/// Names the provider that answered, from the features aws-config records
-/// on the credentials it returns.
-fn provider_label(credentials: &AwsSdkCredentials, inputs: &CredentialInputs) -> String {
+/// Names the provider that answered: from the features aws-config records
+/// on the credentials it returns and, for a profile, from what the profile
+/// holds (aws-config reads it in the same order: a role, web identity, SSO,
+/// a helper process, static keys).
+fn provider_label(
+    credentials: &AwsSdkCredentials,
+    inputs: &CredentialInputs,
+    profiles: &ProfileSet,
+) -> String {
     let features = credentials
         .get_property::<Vec<Feature>>()
         .cloned()
         .unwrap_or_default();
-    let has = |wanted: &[Feature]| features.iter().any(|f| wanted.contains(f));
-    let profile = inputs.profile();
-    if has(&[Feature::CredentialsEnvVarsStsWebIdToken]) {
+    let has = |wanted: Feature| features.contains(&wanted);
+    let name = inputs.profile();
+    if has(Feature::CredentialsProfile) {
+        let profile = profiles.get_profile(name);
+        let set = |key: &str| profile.and_then(|p| p.get(key));
+        return if let Some(role) = set("role_arn") {
+            format!("assume-role (profile {name}, role {role})")
+        } else if set("web_identity_token_file").is_some() {
+            format!("web identity (profile {name})")
+        } else if set("sso_session").is_some() || set("sso_start_url").is_some() {
+            format!("SSO (profile {name})")
+        } else if set("credential_process").is_some() {
+            format!("credential_process (profile {name})")
+        } else {
+            format!("profile {name} (static keys)")
+        };
+    }
+    // aws-config marks web identity from AWS_WEB_IDENTITY_TOKEN_FILE with the
+    // profile's feature; without `CredentialsProfile` it came from the variables.
+    if [
+        Feature::CredentialsEnvVarsStsWebIdToken,
+        Feature::CredentialsStsAssumeRoleWebId,
+        Feature::CredentialsProfileStsWebIdToken,
+    ]
+    .into_iter()
+    .any(has)
+    {
         let role = inputs.var("AWS_ROLE_ARN").unwrap_or("?");
         format!("web identity (role {role})")
-    } else if has(&[Feature::CredentialsProfileStsWebIdToken]) {
-        format!("web identity (profile {profile})")
-    } else if has(&[Feature::CredentialsStsAssumeRole]) {
-        format!("assume-role (profile {profile})")
-    } else if has(&[Feature::CredentialsSso, Feature::CredentialsProfileSso]) {
-        format!("SSO (profile {profile})")
-    } else if has(&[Feature::CredentialsProcess, Feature::CredentialsProfileProcess]) {
-        format!("credential_process (profile {profile})")
-    } else if has(&[Feature::CredentialsHttp]) {
+    } else if has(Feature::CredentialsHttp) {
         "container credentials endpoint (task role)".to_owned()
-    } else if has(&[Feature::CredentialsImds]) {
+    } else if has(Feature::CredentialsImds) {
         "IMDSv2 (instance role)".to_owned()
-    } else if has(&[Feature::CredentialsProfile]) {
-        format!("profile {profile} (static keys)")
-    } else if has(&[Feature::CredentialsEnvVars]) {
+    } else if has(Feature::CredentialsEnvVars) {
         format!("access keys from {}", inputs.keys_origin)
     } else {
         "the AWS default credential chain".to_owned()
@@ -406,11 +428,17 @@ fn chain_error(err: CredentialsError, inputs: &CredentialInputs) -> Error {
             .join("; ");
         return Error::NoCredentials { tried };
     }
+    let cause = crate::error::error_chain(&err);
+    let profile = inputs.profile();
+    // The one failure users meet daily: an SSO session that has run out.
+    let advice = if cause.contains("SSO token") {
+        format!(": sign in again with `AWS_PROFILE={profile} aws sso login`")
+    } else {
+        String::new()
+    };
     Error::Credentials {
         message: format!(
-            "AWS credentials for profile {} could not be loaded: {}",
-            inputs.profile(),
-            crate::error::error_chain(&err)
+            "AWS credentials for profile {profile} could not be loaded: {cause}{advice}"
         ),
     }
 }

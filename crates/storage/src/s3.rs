@@ -171,7 +171,10 @@ impl S3SourceBuilder {
     /// The endpoint requests go to, for messages (with the region given, or
     /// `{region}` when the region chain is still to decide).
     pub fn endpoint(&self) -> String {
-        endpoint_for(self.endpoint.as_deref(), self.region.as_deref().unwrap_or("{region}"))
+        endpoint_for(
+            self.endpoint.as_deref(),
+            self.region.as_deref().unwrap_or("{region}"),
+        )
     }
 
     /// Resolves region and credentials and builds the source. Fails fast,
@@ -279,7 +282,10 @@ impl S3Source {
 
 /// S3's endpoint for `region`, unless another is configured.
 fn endpoint_for(endpoint: Option<&str>, region: &str) -> String {
-    endpoint.map_or_else(|| format!("https://s3.{region}.amazonaws.com"), str::to_owned)
+    endpoint.map_or_else(
+        || format!("https://s3.{region}.amazonaws.com"),
+        str::to_owned,
+    )
 }
 
 impl Display for S3Source {

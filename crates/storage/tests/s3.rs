@@ -172,7 +172,10 @@ async fn without_credentials_it_fails_fast_listing_what_was_tried() {
     let inputs = CredentialInputs::default()
         .with_var("HOME", Some(home_var.as_str()))
         // Nothing listens on port 1: the metadata endpoint does not answer.
-        .with_var("AWS_EC2_METADATA_SERVICE_ENDPOINT", Some("http://127.0.0.1:1"));
+        .with_var(
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            Some("http://127.0.0.1:1"),
+        );
     let started = std::time::Instant::now();
     let err = builder(&server, "nocreds", inputs)
         .build()
@@ -181,7 +184,11 @@ async fn without_credentials_it_fails_fast_listing_what_was_tried() {
     let text = err.to_string();
     assert!(matches!(err, Error::NoCredentials { .. }), "{text}");
     // Not a timing target: a bound that catches a chain retrying for minutes.
-    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
     for tried in [
         "Environment",
         "Profile",
@@ -204,12 +211,7 @@ async fn anonymous_access_reads_a_public_bucket() {
         .put("open.csv", "open".into(), PutOptions::default())
         .await
         .unwrap();
-    let anonymous = source(
-        &server,
-        "public",
-        CredentialInputs::anonymous(),
-    )
-    .await;
+    let anonymous = source(&server, "public", CredentialInputs::anonymous()).await;
     assert_eq!(
         anonymous.credentials().provider,
         "anonymous (unsigned requests)"

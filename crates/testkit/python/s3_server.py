@@ -6,8 +6,11 @@ until its stdin closes (the test process ended), so it never outlives a test.
 Creates the buckets named in NASDAQ_S3_BUCKETS (comma-separated); those
 whose name starts with "public" are readable by anyone.
 With NASDAQ_S3_AUTH=1 the server enforces IAM auth: it creates an "admin"
-user (s3:*) and a "reader" user (s3:GetObject, s3:ListBucket) and prints
-their keys; every later request must be signed by one of them.
+user (s3:*), a "reader" user (s3:GetObject, s3:ListBucket) and an "assumer"
+user who may do nothing but assume the role "s3-reader" (which may read),
+and prints their keys, the role's ARN and temporary credentials of the
+role ("session"); every later request must be signed. The same server
+answers STS and IAM.
 """
 import json
 import os
@@ -16,9 +19,9 @@ import sys
 auth = os.environ.get("NASDAQ_S3_AUTH") == "1"
 buckets = [b for b in os.environ.get("NASDAQ_S3_BUCKETS", "").split(",") if b]
 public = [b for b in buckets if b.startswith("public")]
-# create_user x2, put_user_policy x2, create_access_key x2, create_bucket per
-# bucket, put_bucket_policy per public bucket
-SETUP_ACTIONS = 6 + len(buckets) + len(public)
+# create_user, put_user_policy, create_access_key for 3 users; create_role and
+# put_role_policy; create_bucket per bucket, put_bucket_policy per public bucket
+SETUP_ACTIONS = 9 + 2 + len(buckets) + len(public)
 if auth:
     # moto reads this at import time: the setup below is allowed unsigned, nothing after it.
     os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(SETUP_ACTIONS)
@@ -63,9 +66,37 @@ for bucket in public:
 
 if auth:
     iam = boto3.client("iam", **setup)
+    reading = ["s3:GetObject", "s3:ListBucket", "s3:ListAllMyBuckets"]
+    role = iam.create_role(
+        RoleName="s3-reader",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": "*", "Federated": "*"},
+                        "Action": ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity"],
+                    }
+                ],
+            }
+        ),
+    )["Role"]
+    iam.put_role_policy(
+        RoleName="s3-reader",
+        PolicyName="s3-reader-s3",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": reading, "Resource": "*"}],
+            }
+        ),
+    )
+    info["role_arn"] = role["Arn"]
     policies = {
         "admin": ["s3:*"],
-        "reader": ["s3:GetObject", "s3:ListBucket", "s3:ListAllMyBuckets"],
+        "reader": reading,
+        "assumer": ["sts:AssumeRole"],
     }
     for name, actions in policies.items():
         iam.create_user(UserName=name)
@@ -81,6 +112,23 @@ if auth:
         )
         key = iam.create_access_key(UserName=name)["AccessKey"]
         info["users"][name] = {"key_id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
+
+    # Temporary credentials of the role, as STS issues them: what the stand-ins
+    # for the container, instance-metadata and SSO endpoints hand out.
+    assumer = info["users"]["assumer"]
+    sts = boto3.client(
+        "sts",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=assumer["key_id"],
+        aws_secret_access_key=assumer["secret"],
+    )
+    issued = sts.assume_role(RoleArn=info["role_arn"], RoleSessionName="stand-in")["Credentials"]
+    info["session"] = {
+        "key_id": issued["AccessKeyId"],
+        "secret": issued["SecretAccessKey"],
+        "token": issued["SessionToken"],
+    }
 
 print(json.dumps(info), flush=True)
 try:

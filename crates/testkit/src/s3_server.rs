@@ -40,8 +40,31 @@ pub struct S3TestServer {
     log: tempfile::NamedTempFile,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
-    /// IAM users by name (`admin`, `reader`) when auth is enforced.
+    /// IAM users by name (`admin`, `reader`, `assumer`) when auth is enforced.
     pub users: HashMap<String, TestUser>,
+    /// The ARN of the role `s3-reader` (read only), when auth is enforced.
+    pub role_arn: Option<String>,
+    /// Temporary credentials of that role from the server's STS, when auth is enforced.
+    pub session: Option<TestSession>,
+}
+
+/// Temporary credentials (key, secret, session token) issued by STS.
+#[derive(Clone)]
+pub struct TestSession {
+    /// The access key id.
+    pub key_id: String,
+    /// The secret access key.
+    pub secret: String,
+    /// The session token.
+    pub token: String,
+}
+
+impl std::fmt::Debug for TestSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestSession")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The interpreter the tests use.
@@ -73,8 +96,9 @@ impl S3TestServer {
         Self::launch(buckets, false)
     }
 
-    /// Starts a server that enforces IAM auth, with `buckets` created and
-    /// the users `admin` (s3:*) and `reader` (get and list only).
+    /// Starts a server that enforces IAM auth, with `buckets` created, the
+    /// users `admin` (s3:*), `reader` (get and list only) and `assumer`
+    /// (nothing but assuming the role [`Self::role_arn`], which may read).
     pub fn start_with_auth(buckets: &[&str]) -> Option<Self> {
         Self::launch(buckets, true)
     }
@@ -155,6 +179,15 @@ impl S3TestServer {
             log,
             endpoint: format!("http://127.0.0.1:{port}"),
             users,
+            role_arn: info["role_arn"].as_str().map(str::to_owned),
+            session: info["session"].as_object().map(|session| {
+                let text = |k: &str| session[k].as_str().unwrap_or_default().to_owned();
+                TestSession {
+                    key_id: text("key_id"),
+                    secret: text("secret"),
+                    token: text("token"),
+                }
+            }),
         })
     }
 
