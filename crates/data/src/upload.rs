@@ -1,5 +1,7 @@
-//! Putting a local file into S3 with its SHA-256 in the object's metadata,
-//! never replacing different content unless asked.
+//! Putting a local file into S3 with its SHA-256 in the object's metadata
+//! (and S3's own SHA-256 checksum), streamed in parts, never replacing
+//! different content unless asked: a new key is written with a conditional
+//! create, so two uploads cannot both think they created it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -7,6 +9,7 @@ use std::path::Path;
 use nasdaq_storage::{Error as StorageError, MarketSource, PutOptions, cache::SHA256_METADATA};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
 
 use crate::{Error, Result, Session};
 
@@ -37,6 +40,27 @@ pub struct UploadReport {
     pub action: UploadAction,
 }
 
+/// The SHA-256 (hex) and size of a file, read in blocks.
+async fn file_sha256(path: &Path) -> Result<(String, u64)> {
+    let io = |source| StorageError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buffer).await.map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        size += n as u64;
+    }
+    Ok((hex::encode(hasher.finalize()), size))
+}
+
 impl Session {
     /// Uploads `file` to the S3 object `target` names (or the configured
     /// one). Different content already there is replaced only with `replace`.
@@ -54,13 +78,7 @@ impl Session {
                 reason: format!("name the object to upload to, e.g. s3://{bucket}/NASDAQ.csv"),
             });
         }
-        let body = tokio::fs::read(file)
-            .await
-            .map_err(|source| StorageError::Io {
-                path: file.display().to_string(),
-                source,
-            })?;
-        let sha256 = hex::encode(Sha256::digest(&body));
+        let (sha256, bytes) = file_sha256(file).await?;
         let s3 = target.open().await?;
         let uri = s3.uri(key);
         let existing = match s3.head(key).await {
@@ -68,16 +86,16 @@ impl Session {
             Err(StorageError::NotFound { .. }) => None,
             Err(err) => return Err(err.into()),
         };
-        let bytes = body.len() as u64;
+        let unchanged = |info: &nasdaq_storage::ObjectInfo| UploadReport {
+            uri: uri.clone(),
+            etag: info.etag.clone(),
+            sha256: sha256.clone(),
+            bytes,
+            action: UploadAction::Unchanged,
+        };
         let action = match &existing {
             Some(info) if info.metadata.get(SHA256_METADATA) == Some(&sha256) => {
-                return Ok(UploadReport {
-                    uri,
-                    etag: info.etag.clone(),
-                    sha256,
-                    bytes,
-                    action: UploadAction::Unchanged,
-                });
+                return Ok(unchanged(info));
             }
             Some(_) if !replace => return Err(StorageError::AlreadyExists { uri }.into()),
             Some(_) => UploadAction::Replaced,
@@ -85,8 +103,20 @@ impl Session {
         };
         let options = PutOptions {
             metadata: BTreeMap::from([(SHA256_METADATA.to_owned(), sha256.clone())]),
+            // Where nothing was, only create: of two uploads racing to a new
+            // key, one stores and the other finds what it stored.
+            create_only: action == UploadAction::Uploaded,
         };
-        let receipt = s3.put(key, body.into(), options).await?;
+        let receipt = match s3.upload_file(key, file, &sha256, options).await {
+            Err(StorageError::AlreadyExists { .. }) if action == UploadAction::Uploaded => {
+                let info = s3.head(key).await?;
+                if info.metadata.get(SHA256_METADATA) == Some(&sha256) {
+                    return Ok(unchanged(&info));
+                }
+                return Err(StorageError::AlreadyExists { uri }.into());
+            }
+            other => other?,
+        };
         Ok(UploadReport {
             uri,
             etag: receipt.etag,

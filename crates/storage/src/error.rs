@@ -118,6 +118,20 @@ pub enum Error {
         /// The SHA-256 of what arrived.
         actual: String,
     },
+    /// The bytes do not match S3's own full-object checksum of the object.
+    #[error(
+        "{uri}: checksum mismatch: S3's {algorithm} checksum of the object is {expected}, the bytes received give {actual}; the download was corrupted (nothing was cached)"
+    )]
+    ServerChecksum {
+        /// The object's address.
+        uri: String,
+        /// `CRC64NVME`, `SHA256`, `CRC32C` or `CRC32`.
+        algorithm: &'static str,
+        /// The checksum S3 reported (base64).
+        expected: String,
+        /// The checksum of what arrived (base64).
+        actual: String,
+    },
     /// Offline mode, and the object is not in the cache.
     #[error("{uri} is not in the cache ({dir}) and offline mode makes no request")]
     NotCached {

@@ -30,6 +30,7 @@ pub mod credentials;
 mod error;
 mod object;
 mod s3;
+mod s3_requests;
 mod source;
 mod unavailable;
 

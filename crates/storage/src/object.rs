@@ -220,7 +220,9 @@ impl MarketSource for ObjectStoreSource {
     async fn put(&self, key: &str, body: Bytes, options: PutOptions) -> Result<PutReceipt> {
         let path = self.path(key)?;
         let attributes = self.attributes(&options.metadata);
-        let result = if body.len() > MULTIPART_THRESHOLD {
+        // A conditional write is one request: object_store cannot make a
+        // multipart completion conditional (S3Source streams those itself).
+        let result = if body.len() > MULTIPART_THRESHOLD && !options.create_only {
             let upload = self
                 .store
                 .put_multipart_opts(
@@ -259,6 +261,11 @@ impl MarketSource for ObjectStoreSource {
                     PutPayload::from_bytes(body),
                     object_store::PutOptions {
                         attributes,
+                        mode: if options.create_only {
+                            object_store::PutMode::Create
+                        } else {
+                            object_store::PutMode::Overwrite
+                        },
                         ..Default::default()
                     },
                 )

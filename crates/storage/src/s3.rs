@@ -3,6 +3,7 @@
 //! S3 error codes turned into advice.
 
 use std::fmt::{Debug, Display};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,10 +12,12 @@ use bytes::Bytes;
 use object_store::aws::{AmazonS3Builder, Checksum};
 use object_store::{BackoffConfig, ClientOptions, RetryConfig};
 
-use crate::credentials::{
-    AwsCredentials, ChainLimits, CredentialInputs, CredentialReport, resolve,
-};
-use crate::source::{Fetched, GetOptions, ObjectInfo, PutOptions, PutReceipt};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+
+use crate::credentials::{ChainLimits, CredentialInputs, CredentialReport, resolve};
+use crate::s3_requests::{Hasher, ObjectChecksum, PART_SIZE, Reach, S3Requests};
+use crate::source::{ByteStream, Fetched, GetOptions, ObjectInfo, PutOptions, PutReceipt};
 use crate::{Error, MarketSource, ObjectStoreSource, Result};
 
 /// Builds an [`S3Source`], like object_store's `AmazonS3Builder`.
@@ -214,7 +217,16 @@ impl S3SourceBuilder {
             max_retries: self.max_retries,
             retry_timeout: self.retry_timeout,
         };
+        // With x-amz-checksum-sha256 (object_store sends it on every put),
+        // the header AWS's SDKs send to name the algorithm; S3-compatible
+        // servers such as moto store the checksum only when it is there.
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            "x-amz-sdk-checksum-algorithm",
+            reqwest::header::HeaderValue::from_static("SHA256"),
+        );
         let client = ClientOptions::new()
+            .with_default_headers(headers)
             .with_allow_http(self.allow_http)
             .with_connect_timeout(self.connect_timeout)
             .with_timeout(self.request_timeout);
@@ -238,13 +250,25 @@ impl S3SourceBuilder {
         let store = builder.build().map_err(|err| Error::Config {
             message: format!("s3://{}: {}", self.bucket, crate::error::error_chain(&err)),
         })?;
+        let requests = S3Requests::new(
+            Reach {
+                bucket: &self.bucket,
+                region: &region,
+                endpoint: self.endpoint.as_deref(),
+                connect_timeout: self.connect_timeout,
+                request_timeout: self.request_timeout,
+                max_retries: self.max_retries,
+                backoff: self.backoff,
+            },
+            resolved.credentials.clone(),
+        )?;
         Ok(S3Source {
             inner: ObjectStoreSource::new(Arc::new(store), format!("s3://{}", self.bucket)),
             bucket: self.bucket.clone(),
             endpoint: endpoint_for(self.endpoint.as_deref(), &region),
             region,
             credentials: resolved.report,
-            signer: resolved.credentials,
+            requests,
         })
     }
 }
@@ -258,9 +282,8 @@ pub struct S3Source {
     region: String,
     endpoint: String,
     credentials: CredentialReport,
-    /// The credentials requests are signed with; `None`: unsigned.
-    #[allow(dead_code)]
-    signer: Option<Arc<AwsCredentials>>,
+    /// The requests object_store cannot make.
+    requests: S3Requests,
 }
 
 impl S3Source {
@@ -278,6 +301,82 @@ impl S3Source {
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
+
+    /// Uploads the file at `path` as `key`, streamed in parts (memory is a
+    /// few parts, whatever the file's size), each with S3's own SHA-256
+    /// checksum. `sha256` is the file's SHA-256 (hex), computed beforehand:
+    /// if the bytes read differ (the file changed meanwhile) nothing is
+    /// stored. With `options.create_only` the upload completes only if no
+    /// object is at the key by then ([`Error::AlreadyExists`] otherwise).
+    /// An interrupted or failed upload stores nothing and aborts its
+    /// multipart upload.
+    pub async fn upload_file(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: &str,
+        options: PutOptions,
+    ) -> Result<PutReceipt> {
+        let io = |source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let size = tokio::fs::metadata(path).await.map_err(io)?.len();
+        if size <= PART_SIZE as u64 {
+            let body = tokio::fs::read(path).await.map_err(io)?;
+            check_unchanged(path, sha256, &hex::encode(Sha256::digest(&body)))?;
+            return self.inner.put(key, body.into(), options).await;
+        }
+        self.requests
+            .upload_file(key, path, sha256, &options.metadata, options.create_only)
+            .await
+    }
+}
+
+/// The bytes sent must be the bytes hashed.
+pub(crate) fn check_unchanged(path: &Path, expected: &str, actual: &str) -> Result<()> {
+    if expected == actual {
+        return Ok(());
+    }
+    Err(Error::Io {
+        path: path.display().to_string(),
+        source: std::io::Error::other(
+            "the file changed while it was uploaded (its SHA-256 differs from the one computed first): nothing was stored; upload it again",
+        ),
+    })
+}
+
+/// `stream`, ending in an error if its bytes do not give `checksum`.
+fn verified(stream: ByteStream, checksum: ObjectChecksum, uri: String) -> ByteStream {
+    let hasher = Some(Hasher::new(checksum.algorithm));
+    futures::stream::unfold(
+        (stream, hasher, checksum, uri),
+        |(mut stream, mut hasher, checksum, uri)| async move {
+            match stream.next().await {
+                Some(Ok(chunk)) => {
+                    if let Some(hasher) = hasher.as_mut() {
+                        hasher.update(&chunk);
+                    }
+                    Some((Ok(chunk), (stream, hasher, checksum, uri)))
+                }
+                Some(Err(err)) => Some((Err(err), (stream, None, checksum, uri))),
+                None => {
+                    let actual = hasher.take()?.finish();
+                    if actual == checksum.value {
+                        return None;
+                    }
+                    let err = Error::ServerChecksum {
+                        uri: uri.clone(),
+                        algorithm: checksum.algorithm.name(),
+                        expected: checksum.value.clone(),
+                        actual,
+                    };
+                    Some((Err(err), (stream, None, checksum, uri)))
+                }
+            }
+        },
+    )
+    .boxed()
 }
 
 /// S3's endpoint for `region`, unless another is configured.
@@ -311,8 +410,36 @@ impl MarketSource for S3Source {
         self.inner.uri(key)
     }
 
-    async fn get(&self, key: &str, options: GetOptions) -> Result<Fetched> {
-        self.inner.get(key, options).await
+    /// Reads the object; a whole-object read is checked against S3's own
+    /// full-object checksum when the object has one (the stream ends in
+    /// [`Error::ServerChecksum`] if the bytes differ).
+    async fn get(&self, key: &str, mut options: GetOptions) -> Result<Fetched> {
+        if options.range.is_some() || options.if_none_match.is_some() {
+            return self.inner.get(key, options).await;
+        }
+        let checksum = match self.requests.head_checksum(key).await {
+            Ok(checksum) => checksum,
+            Err(err @ Error::NotFound { .. }) => return Err(err),
+            // The read itself says what is wrong, with object_store's detail.
+            Err(err) => {
+                tracing::debug!(%err, "no S3 checksum: HEAD failed");
+                None
+            }
+        };
+        let Some(checksum) = checksum else {
+            return self.inner.get(key, options).await;
+        };
+        // The bytes must be those of the object the checksum is of.
+        if options.if_match.is_none() {
+            options.if_match = checksum.etag.clone();
+        }
+        let mut fetched = self.inner.get(key, options).await?;
+        tracing::debug!(
+            algorithm = checksum.algorithm.name(),
+            "verifying S3's checksum"
+        );
+        fetched.stream = verified(fetched.stream, checksum, fetched.info.uri.clone());
+        Ok(fetched)
     }
 
     async fn head(&self, key: &str) -> Result<ObjectInfo> {

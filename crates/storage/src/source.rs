@@ -63,6 +63,9 @@ pub struct PutOptions {
     /// User metadata to store with the object. Backends that cannot store
     /// metadata (the local file system) drop it.
     pub metadata: BTreeMap<String, String>,
+    /// Only create: fail with [`crate::Error::AlreadyExists`] if an object
+    /// is at the key when the write completes (a conditional write, no race).
+    pub create_only: bool,
 }
 
 /// What a [`MarketSource::put`] stored.
@@ -137,7 +140,9 @@ impl Debug for Fetched {
 /// - `list(prefix)` yields every object whose key starts with `prefix`, in
 ///   lexicographic key order;
 /// - after `put` returns, `get` yields exactly the bytes put, and `head` the
-///   metadata put (where the backend stores metadata).
+///   metadata put (where the backend stores metadata);
+/// - `put` with `create_only` over an existing object fails with
+///   [`crate::Error::AlreadyExists`] and leaves the object as it was.
 ///
 /// `Box<T>` and `Arc<T>` of a source (`dyn MarketSource` included) are
 /// sources too, forwarding every call.
@@ -155,7 +160,7 @@ pub trait MarketSource: Display + Debug + Send + Sync + 'static {
     /// Lists objects whose key starts with `prefix`, sorted by key.
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>>;
 
-    /// Stores `body` under `key`, replacing any object there.
+    /// Stores `body` under `key`, replacing any object there (unless `create_only`).
     async fn put(&self, key: &str, body: Bytes, options: PutOptions) -> Result<PutReceipt>;
 }
 

@@ -139,6 +139,7 @@ async fn memory_with_body() -> (ObjectStoreSource, String) {
             body(),
             PutOptions {
                 metadata: [(SHA256_METADATA.to_owned(), sha256(&body()))].into(),
+                ..PutOptions::default()
             },
         )
         .await
@@ -323,6 +324,7 @@ async fn a_checksum_mismatch_is_refused_with_nothing_cached() {
             body(),
             PutOptions {
                 metadata: [(SHA256_METADATA.to_owned(), "ab12".to_owned())].into(),
+                ..PutOptions::default()
             },
         )
         .await

@@ -20,10 +20,40 @@ pub async fn run_all(source: &dyn MarketSource, stores_metadata: bool) {
     if_none_match_current_etag_is_not_modified(source).await;
     list_by_prefix(source).await;
     overwrite_replaces(source).await;
+    create_only_never_replaces(source).await;
     large_put_roundtrip(source).await;
     if stores_metadata {
         metadata_roundtrip(source).await;
     }
+}
+
+/// A create-only put stores a new object, and over an existing one fails
+/// with `AlreadyExists`, leaving it as it was.
+pub async fn create_only_never_replaces(source: &dyn MarketSource) {
+    let create = PutOptions {
+        create_only: true,
+        ..PutOptions::default()
+    };
+    // A key of its own each time: suites run twice over one source.
+    let key = format!("create/h-{}.csv", fastrand::u64(..));
+    let key = key.as_str();
+    source
+        .put(key, Bytes::from_static(b"first"), create.clone())
+        .await
+        .unwrap_or_else(|err| panic!("{source}: create-only put of a new key: {err}"));
+    let err = source
+        .put(key, Bytes::from_static(b"second"), create)
+        .await
+        .expect_err("a create-only put over an existing object must fail");
+    assert!(
+        matches!(err, Error::AlreadyExists { .. }),
+        "{source}: create-only over an existing object: {err:?}"
+    );
+    assert_eq!(
+        &source.get_bytes(key).await.expect("get")[..],
+        b"first",
+        "{source}: a refused create-only put changed the object"
+    );
 }
 
 /// Bytes put are the bytes got, in one piece or many.
@@ -265,6 +295,7 @@ pub async fn metadata_roundtrip(source: &dyn MarketSource) {
             Bytes::from_static(b"x"),
             PutOptions {
                 metadata: metadata.clone(),
+                ..PutOptions::default()
             },
         )
         .await

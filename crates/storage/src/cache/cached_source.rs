@@ -120,7 +120,10 @@ impl std::fmt::Display for CachedSource {
 fn may_serve_stale(err: &Error) -> bool {
     !matches!(
         err,
-        Error::NotFound { .. } | Error::Checksum { .. } | Error::NoSuchBucket { .. }
+        Error::NotFound { .. }
+            | Error::Checksum { .. }
+            | Error::ServerChecksum { .. }
+            | Error::NoSuchBucket { .. }
     )
 }
 
