@@ -159,7 +159,9 @@ fn no_secret_of_any_provider_shows_even_at_trace() {
     );
 
     let full_uri = format!("{}/v2/credentials", container.endpoint);
-    let cases: [(&str, Vec<(&str, &str)>, &str); 3] = [
+    // (case, the variables that select the provider, how the report names it)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: [Case; 3] = [
         (
             "assume-role",
             vec![("AWS_PROFILE", "analyst")],

@@ -8,7 +8,7 @@
 //! back, so a `.env` file's keys and an embedder's own environment count
 //! exactly as the settings say.
 //!
-//! object_store asks for credentials on every request; [`AwsCredentials`]
+//! object_store asks for credentials on every request; `AwsCredentials`
 //! answers from a cache and asks the chain's provider again shortly before
 //! the credentials expire.
 

@@ -79,7 +79,7 @@ pub(crate) struct ObjectChecksum {
 
 /// Computes one [`Algorithm`] over a stream of bytes.
 pub(crate) enum Hasher {
-    Sha256(Box<Sha256>),
+    Sha256(Sha256),
     Crc(crc_fast::Digest, usize),
 }
 
@@ -87,7 +87,7 @@ impl Hasher {
     pub(crate) fn new(algorithm: Algorithm) -> Self {
         use crc_fast::CrcAlgorithm as C;
         match algorithm {
-            Algorithm::Sha256 => Self::Sha256(Box::default()),
+            Algorithm::Sha256 => Self::Sha256(Sha256::new()),
             Algorithm::Crc64Nvme => Self::Crc(crc_fast::Digest::new(C::Crc64Nvme), 8),
             Algorithm::Crc32 => Self::Crc(crc_fast::Digest::new(C::Crc32IsoHdlc), 4),
             Algorithm::Crc32c => Self::Crc(crc_fast::Digest::new(C::Crc32Iscsi), 4),
