@@ -96,23 +96,30 @@ fn sigterm_while_loading_exits_143_and_writes_nothing() {
     assert!(!sandbox.path("out.parquet").exists());
 }
 
-/// Stands in for an S3 endpoint: answers one GET with a body it trickles.
+/// Stands in for an S3 endpoint: answers HEADs, and one GET with a body it trickles.
 fn slow_object_server() -> (String, std::thread::JoinHandle<()>) {
     use std::io::{Read, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let handle = std::thread::spawn(move || {
-        let Ok((mut stream, _)) = listener.accept() else {
-            return;
-        };
-        let mut request = [0u8; 4096];
-        let _ = stream.read(&mut request);
         let size = 64 << 20;
-        let head = format!(
+        let headers = format!(
             "HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nETag: \"slow-1\"\r\n\
-             Last-Modified: Tue, 01 Dec 2026 00:00:00 GMT\r\n\r\n\
-             Date,Ticker,Open,High,Low,Close\n"
+             Last-Modified: Tue, 01 Dec 2026 00:00:00 GMT\r\n\r\n"
         );
+        let mut stream = loop {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut request = [0u8; 4096];
+            let n = stream.read(&mut request).unwrap_or(0);
+            if !request[..n].starts_with(b"HEAD") {
+                break stream;
+            }
+            // A HEAD (the checksum lookup): headers, no body, next connection.
+            let _ = stream.write_all(headers.as_bytes());
+        };
+        let head = format!("{headers}Date,Ticker,Open,High,Low,Close\n");
         if stream.write_all(head.as_bytes()).is_err() {
             return;
         }

@@ -419,8 +419,8 @@ impl MarketSource for S3Source {
         }
         let checksum = match self.requests.head_checksum(key).await {
             Ok(checksum) => checksum,
-            Err(err @ Error::NotFound { .. }) => return Err(err),
-            // The read itself says what is wrong, with object_store's detail.
+            // The read itself says what is wrong, with the detail a HEAD's
+            // empty body lacks (NoSuchBucket, InvalidAccessKeyId, ...).
             Err(err) => {
                 tracing::debug!(%err, "no S3 checksum: HEAD failed");
                 None
