@@ -3,13 +3,101 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::after_help;
+
+/// `--version`: the release, the commit and the build date.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("NASDAQ_BUILD_COMMIT"),
+    ", built ",
+    env!("NASDAQ_BUILD_DATE"),
+    ")"
+);
+
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  nasdaq-cli fetch                          load the bundled sample and preview it
+  nasdaq-cli setup                          set up S3 access step by step
+  nasdaq-cli fetch s3://my-bucket/NASDAQ.csv -o bars.parquet
+  nasdaq-cli check                          test the connection to the configured object
+  nasdaq-cli completions bash > ~/.local/share/bash-completion/completions/nasdaq-cli";
+
+const FETCH_EXAMPLES: &str = "\
+Examples:
+  nasdaq-cli fetch                                   the configured source, or the bundled sample
+  nasdaq-cli fetch NASDAQ.csv -o bars.parquet        a local file to Parquet
+  nasdaq-cli fetch s3://my-bucket/NASDAQ.csv --json  the load report as JSON
+  nasdaq-cli fetch s3://my-bucket/daily/ --glob '*.csv' --tickers AAPL,MSFT --from 2024-01-01
+  nasdaq-cli fetch --offline                         the cached copy, no request";
+
+const VALIDATE_EXAMPLES: &str = "\
+Examples:
+  nasdaq-cli validate NASDAQ.csv
+  nasdaq-cli validate s3://my-bucket/NASDAQ.csv --rejects rejected.csv
+  nasdaq-cli validate --strict --json";
+
+const LS_EXAMPLES: &str = "\
+Examples:
+  nasdaq-cli ls                           the configured bucket
+  nasdaq-cli ls s3://my-bucket/daily/ --json
+  nasdaq-cli ls ./data";
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  nasdaq-cli check                        the configured bucket and key
+  nasdaq-cli check s3://my-bucket/NASDAQ.csv --profile analytics
+  nasdaq-cli check --json";
+
+const UPLOAD_EXAMPLES: &str = "\
+Examples:
+  nasdaq-cli upload NASDAQ.csv                         to AWS_S3_BUCKET_NAME / AWS_S3_KEY
+  nasdaq-cli upload NASDAQ.csv s3://my-bucket/NASDAQ.csv
+  nasdaq-cli upload NASDAQ.csv --force                 replace different content";
+
+const SETUP_EXAMPLES: &str = "\
+Examples:
+  nasdaq-cli setup                        answer the questions
+  nasdaq-cli setup --yes --storage s3 --bucket my-bucket --key NASDAQ.csv --region us-east-1 \\
+      --auth profile --profile analytics
+  nasdaq-cli setup --yes --storage local --local-file NASDAQ.csv
+  AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... nasdaq-cli setup --yes --storage s3 \\
+      --bucket my-bucket --auth keys     (keys are read from the environment, never flags)";
+
+const CONFIG_EXAMPLES: &str = "\
+Examples:
+  nasdaq-cli config show                  every setting and where it came from
+  nasdaq-cli config init                  a commented .env to fill in";
+
+const CACHE_EXAMPLES: &str = "\
+Examples:
+  nasdaq-cli cache ls
+  nasdaq-cli cache verify --json
+  nasdaq-cli cache clear";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  nasdaq-cli completions bash > ~/.local/share/bash-completion/completions/nasdaq-cli
+  nasdaq-cli completions zsh > ~/.zfunc/_nasdaq-cli
+  nasdaq-cli completions fish > ~/.config/fish/completions/nasdaq-cli.fish
+  nasdaq-cli completions powershell >> $PROFILE";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  nasdaq-cli man > ~/.local/share/man/man1/nasdaq-cli.1 && man nasdaq-cli";
 
 /// Load daily NASDAQ market data (OHLCV bars) from S3 or local files into
 /// Arrow, Parquet or CSV: verified, cached, and with a record of where every
 /// row came from.
 #[derive(Debug, Parser)]
-#[command(name = "nasdaq-cli", version, propagate_version = true)]
+#[command(
+    name = "nasdaq-cli",
+    version = VERSION,
+    propagate_version = true,
+    after_help = after_help(MAIN_EXAMPLES)
+)]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) global: GlobalArgs,
@@ -18,7 +106,8 @@ pub(crate) struct Cli {
 }
 
 /// Options every command takes.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct GlobalArgs {
     /// More detail on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -89,21 +178,100 @@ impl GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Load market data and print a summary, or write it to a file.
+    #[command(after_help = after_help(FETCH_EXAMPLES))]
     Fetch(FetchArgs),
     /// Check data quality: per rule, the count and the first examples with file and line.
+    #[command(after_help = after_help(VALIDATE_EXAMPLES))]
     Validate(ValidateArgs),
     /// List objects with size, last-modified and ETag.
+    #[command(after_help = after_help(LS_EXAMPLES))]
     Ls(LsArgs),
     /// Test the connection: endpoint, region, credentials, list, head, ranged read.
+    #[command(after_help = after_help(CHECK_EXAMPLES))]
     Check(CheckArgs),
     /// Upload a file to S3 (multipart when large), with its SHA-256 in the metadata.
+    #[command(after_help = after_help(UPLOAD_EXAMPLES))]
     Upload(UploadArgs),
+    /// Set up step by step: where the data lives, how to sign in, .env,
+    /// the connection test, the upload and a verification load.
+    #[command(after_help = after_help(SETUP_EXAMPLES))]
+    Setup(SetupArgs),
     /// Show or create the configuration.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = after_help(CONFIG_EXAMPLES))]
     Config(ConfigCommand),
     /// List, verify or clear the disk cache of downloaded objects.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = after_help(CACHE_EXAMPLES))]
     Cache(CacheCommand),
+    /// Print a shell completion script on stdout.
+    #[command(after_help = after_help(COMPLETIONS_EXAMPLES))]
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    #[command(after_help = after_help(MAN_EXAMPLES))]
+    Man,
+}
+
+/// Where the data lives, as `setup` asks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Storage {
+    /// Amazon S3.
+    S3,
+    /// An S3-compatible store at --endpoint (MinIO, Ceph, R2, ...).
+    Compatible,
+    /// Local files only, no cloud account.
+    Local,
+}
+
+/// How `setup` signs requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Auth {
+    /// A profile in ~/.aws/config (static keys, SSO, a role to assume); --profile names it.
+    Profile,
+    /// Access keys stored in .env (read from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY with --yes).
+    Keys,
+    /// Whatever the AWS chain finds: an IAM role on EC2/ECS/Lambda, web identity, the environment.
+    Role,
+    /// Unsigned requests, for a public bucket.
+    Public,
+}
+
+/// `nasdaq-cli setup`.
+#[derive(Debug, Args)]
+pub(crate) struct SetupArgs {
+    /// Ask nothing: take every answer from the flags (for scripts). Without
+    /// a terminal, setup needs it.
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
+    /// Where the data lives.
+    #[arg(long, value_enum)]
+    pub(crate) storage: Option<Storage>,
+    /// The S3 bucket.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) bucket: Option<String>,
+    /// The object key in the bucket (default NASDAQ.csv).
+    #[arg(long, value_name = "KEY")]
+    pub(crate) key: Option<String>,
+    /// The local file: the source with --storage local, else the fallback
+    /// when S3 fails and what is offered for upload (default ./NASDAQ.csv if present).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) local_file: Option<PathBuf>,
+    /// How requests are signed.
+    #[arg(long, value_enum)]
+    pub(crate) auth: Option<Auth>,
+    /// With --yes: update keys in an existing .env (other lines are kept).
+    #[arg(long)]
+    pub(crate) update_env: bool,
+    /// With --yes: upload the local file when the object does not exist.
+    #[arg(long)]
+    pub(crate) upload: bool,
+    /// Skip the connection test.
+    #[arg(long)]
+    pub(crate) skip_check: bool,
+    /// Skip the verification load.
+    #[arg(long)]
+    pub(crate) skip_verify: bool,
 }
 
 /// `nasdaq-cli ls`.
@@ -181,7 +349,7 @@ pub(crate) enum ConfigCommand {
 }
 
 /// What to load and how: shared by `fetch` and `validate`.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub(crate) struct LoadArgs {
     /// What to load: a file, a directory, file:// URL, s3://BUCKET/KEY or an
     /// s3://BUCKET/PREFIX/ (every matching object). Without it, the

@@ -54,7 +54,7 @@ pub(crate) fn run(global: &GlobalArgs, command: CacheCommand) -> anyhow::Result<
             Ok(if bad == 0 {
                 ExitCode::SUCCESS
             } else {
-                ExitCode::FAILURE
+                crate::exit::Exit::Data.into()
             })
         }
         CacheCommand::Clear => {

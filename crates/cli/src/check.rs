@@ -2,15 +2,35 @@
 
 use std::process::ExitCode;
 
+use nasdaq_data::{CheckReport, Session};
+
 use crate::args::{CheckArgs, GlobalArgs};
 use crate::config;
+use crate::exit::Exit;
 
 pub(crate) async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<ExitCode> {
     let session = config::session(global)?;
-    let text = !args.json;
+    let report = report(&session, args.target.as_deref(), !args.json).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        Exit::Source.into()
+    })
+}
+
+/// Runs the check, printing each step as it ends when `text`; `setup` shows
+/// the same lines.
+pub(crate) async fn report(
+    session: &Session,
+    target: Option<&str>,
+    text: bool,
+) -> anyhow::Result<CheckReport> {
     let report = session
         .check(
-            args.target.as_deref(),
+            target,
             &mut |report| {
                 if text {
                     println!("endpoint:    {}", report.endpoint);
@@ -29,19 +49,13 @@ pub(crate) async fn run(global: &GlobalArgs, args: CheckArgs) -> anyhow::Result<
             },
         )
         .await?;
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else if report.ok {
+    if text && report.ok {
         println!("All checks passed.");
-    } else {
+    } else if text {
         println!(
             "The check failed at step {:?}.",
             report.steps.last().map_or("", |s| s.name)
         );
     }
-    Ok(if report.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(report)
 }

@@ -12,12 +12,21 @@ use crate::args::{ConfigCommand, GlobalArgs};
 /// Reads the settings: defaults, file, .env, environment, then these flags.
 /// Prints warnings on stderr unless `--quiet`.
 pub(crate) fn load(global: &GlobalArgs) -> anyhow::Result<Configured> {
-    let sources = ConfigSources {
+    load_from(global, sources(global))
+}
+
+/// Where the settings come from: the process, plus the global flags.
+pub(crate) fn sources(global: &GlobalArgs) -> ConfigSources {
+    ConfigSources {
         config_file: global.config.clone(),
         env_file: global.env_file.clone(),
         flags: global.setting_flags(),
         ..ConfigSources::from_process()
-    };
+    }
+}
+
+/// Reads the settings from `sources`, printing their warnings unless `--quiet`.
+pub(crate) fn load_from(global: &GlobalArgs, sources: ConfigSources) -> anyhow::Result<Configured> {
     let configured = Settings::load(&sources)?;
     if !global.quiet {
         for warning in &configured.warnings {

@@ -11,6 +11,26 @@ use crate::load;
 /// Rows shown by the preview.
 const PREVIEW_ROWS: usize = 5;
 
+/// The one-line summary of a load: rows, tickers, dates, where from.
+pub(crate) fn summary(report: &nasdaq_data::LoadReport) -> String {
+    let mut from = report
+        .source_label
+        .clone()
+        .unwrap_or_else(|| report.source.clone());
+    if let Some(cache) = &report.cache {
+        from.push_str(&format!(" (cache: {cache})"));
+    }
+    format!(
+        "Loaded {} rows, {} tickers, {} to {} from {} in {} ms",
+        report.rows,
+        report.tickers,
+        report.first_date.as_deref().unwrap_or("-"),
+        report.last_date.as_deref().unwrap_or("-"),
+        from,
+        report.elapsed_ms
+    )
+}
+
 pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
     let mut options = load::options(global, &args.load, Purpose::Fetch)?;
     options.output = args.output.clone();
@@ -20,22 +40,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
         println!("{}", serde_json::to_string(report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let mut from = report
-        .source_label
-        .clone()
-        .unwrap_or_else(|| report.source.clone());
-    if let Some(cache) = &report.cache {
-        from.push_str(&format!(" (cache: {cache})"));
-    }
-    println!(
-        "Loaded {} rows, {} tickers, {} to {} from {} in {} ms",
-        report.rows,
-        report.tickers,
-        report.first_date.as_deref().unwrap_or("-"),
-        report.last_date.as_deref().unwrap_or("-"),
-        from,
-        report.elapsed_ms
-    );
+    println!("{}", summary(report));
     match &report.output {
         Some(output) => println!("Wrote {output}"),
         None if !global.quiet => {

@@ -38,6 +38,15 @@ pub(crate) fn options(
 /// which sources failed, which one served instead, stale cache copies.
 pub(crate) async fn run(global: &GlobalArgs, options: &LoadOptions) -> anyhow::Result<Loaded> {
     let session: Session = config::session(global)?;
+    run_in(&session, global.quiet, options).await
+}
+
+/// [`run`] in a session already opened (`setup` opens its own).
+pub(crate) async fn run_in(
+    session: &Session,
+    quiet: bool,
+    options: &LoadOptions,
+) -> anyhow::Result<Loaded> {
     let loaded = session.load(options).await?;
     let report = &loaded.report;
     if !report.fallbacks.is_empty() {
@@ -54,7 +63,7 @@ pub(crate) async fn run(global: &GlobalArgs, options: &LoadOptions) -> anyhow::R
                 .join(", ")
         );
     }
-    if !global.quiet {
+    if !quiet {
         for failure in &report.fallbacks {
             eprintln!(
                 "warning: {} {} failed: {}",

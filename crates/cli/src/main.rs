@@ -4,19 +4,23 @@ mod args;
 mod cache;
 mod check;
 mod config;
+mod exit;
 mod fetch;
 mod hints;
 mod load;
 mod ls;
 mod progress;
+mod setup;
 mod upload;
 mod validate;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::args::{Cli, Command};
+use crate::exit::Exit;
 
 /// mimalloc: loads allocate and free hundreds of MB in large blocks. On the
 /// benchmark file, system time per load went from 1.28 s (one run, system
@@ -27,6 +31,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.verbose, cli.global.quiet);
+    // Generated text needs no runtime (and no configuration).
+    match &cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "nasdaq-cli", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Command::Man => return man_page(),
+        _ => {}
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -34,9 +47,15 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
+            return Exit::Other.into();
         }
     };
+    if let Command::Setup(args) = cli.command {
+        // The wizard waits on the terminal, not on futures: it runs here and
+        // uses the runtime for its network steps.
+        let outcome = setup::run(&runtime, &cli.global, args);
+        return finish(outcome);
+    }
     let outcome = runtime.block_on(async {
         tokio::select! {
             outcome = run(cli) => Ok(outcome),
@@ -53,29 +72,66 @@ fn main() -> ExitCode {
     // which stops at its cancel flag and removes its temporary file.
     drop(runtime);
     match outcome {
-        Ok(Ok(code)) => code,
-        Ok(Err(err)) => {
-            eprintln!("error: {}", hints::render(&err));
-            ExitCode::FAILURE
-        }
+        Ok(outcome) => finish(outcome),
         Err(signal) => {
             eprintln!("interrupted by {}: nothing was written", signal.name);
-            ExitCode::from(signal.exit_code)
+            signal.exit.into()
+        }
+    }
+}
+
+/// Prints a failure and picks its exit code.
+fn finish(outcome: anyhow::Result<ExitCode>) -> ExitCode {
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {}", hints::render(&err));
+            exit::classify(&err).into()
+        }
+    }
+}
+
+/// `nasdaq-cli man`: the roff page, with the exit codes as their own section.
+fn man_page() -> ExitCode {
+    let command = Cli::command();
+    let man = clap_mangen::Man::new(command.clone());
+    let mut page = Vec::new();
+    let rendered = (|| {
+        man.render_title(&mut page)?;
+        man.render_name_section(&mut page)?;
+        man.render_synopsis_section(&mut page)?;
+        man.render_description_section(&mut page)?;
+        man.render_options_section(&mut page)?;
+        man.render_subcommands_section(&mut page)?;
+        page.extend_from_slice(b".SH \"EXIT STATUS\"\n");
+        page.extend_from_slice(b".TP\n0\nsuccess\n");
+        for code in exit::ALL {
+            page.extend_from_slice(format!(".TP\n{}\n{}\n", code.code(), code.meaning()).as_bytes());
+        }
+        man.render_version_section(&mut page)?;
+        std::io::Write::write_all(&mut std::io::stdout(), &page)
+    })();
+    match rendered {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: cannot write the man page: {err}");
+            Exit::Other.into()
         }
     }
 }
 
 /// A signal that stops the command.
-struct Stop {
-    name: &'static str,
-    /// 128 + the signal number, as shells report it.
-    exit_code: u8,
+pub(crate) struct Stop {
+    /// The signal's name.
+    pub(crate) name: &'static str,
+    /// Its exit code: 128 + the signal number, as shells report it.
+    pub(crate) exit: Exit,
 }
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM. When it comes, the command's future
 /// is dropped: downloads and writes in progress remove their temporary files
 /// on the way out, and no partial file is put in place.
-async fn interrupted() -> Stop {
+pub(crate) async fn interrupted() -> Stop {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
@@ -85,8 +141,8 @@ async fn interrupted() -> Stop {
         return std::future::pending().await;
     };
     tokio::select! {
-        _ = int.recv() => Stop { name: "SIGINT", exit_code: 130 },
-        _ = term.recv() => Stop { name: "SIGTERM", exit_code: 143 },
+        _ = int.recv() => Stop { name: "SIGINT", exit: Exit::Interrupted },
+        _ = term.recv() => Stop { name: "SIGTERM", exit: Exit::Terminated },
     }
 }
 
@@ -100,6 +156,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Upload(args) => upload::run(&cli.global, args).await,
         Command::Config(command) => config::run(&cli.global, command),
         Command::Cache(command) => cache::run(&cli.global, command),
+        // Handled before the runtime starts.
+        Command::Setup(_) | Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -114,6 +172,11 @@ const SDK_TRACE_CAPPED: &[&str] = &[
     "aws_config",
     "aws_runtime",
 ];
+
+/// Colour only on a terminal, and never with NO_COLOR set (https://no-color.org).
+pub(crate) fn colour() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
 
 fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
@@ -150,6 +213,7 @@ fn init_logging(verbose: u8, quiet: bool) {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
+                .with_ansi(colour())
                 .with_target(false)
                 .with_filter(filter)
                 .with_filter(no_sdk_trace),

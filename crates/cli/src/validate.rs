@@ -66,7 +66,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: ValidateArgs) -> anyhow::Resu
         println!("Validation {verdict}.");
     }
     Ok(if quality.failed {
-        ExitCode::FAILURE
+        crate::exit::Exit::Data.into()
     } else {
         ExitCode::SUCCESS
     })

@@ -39,6 +39,9 @@ pub struct CheckReport {
     pub steps: Vec<CheckStep>,
     /// Whether every step ran and passed.
     pub ok: bool,
+    /// The bucket answered and the object does not exist (so an upload
+    /// would create it).
+    pub missing: bool,
 }
 
 /// The steps of a complete check.
@@ -67,6 +70,7 @@ impl Session {
             credentials: None,
             steps: Vec::new(),
             ok: false,
+            missing: false,
         };
         started(&report);
         let mut run = Steps {
@@ -119,7 +123,10 @@ impl Steps<'_> {
         let started = Instant::now();
         let head = match s3.head(&key).await {
             Ok(info) => Ok(info),
-            Err(err) => Err(diagnose_head(&s3, &key, err).await),
+            Err(err) => {
+                self.report.missing = matches!(err, StorageError::NotFound { .. });
+                Err(diagnose_head(&s3, &key, err).await)
+            }
         };
         let size = head.as_ref().map(|info| info.size).unwrap_or(0);
         let head = head.map(|info| {

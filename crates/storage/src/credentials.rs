@@ -124,6 +124,31 @@ impl CredentialInputs {
     pub fn profile(&self) -> &str {
         self.var("AWS_PROFILE").unwrap_or("default")
     }
+
+    /// The profiles the AWS config and credentials files these variables
+    /// point at define, sorted (for a front end to offer as choices).
+    pub async fn profile_names(&self) -> Result<Vec<String>> {
+        let env = self.sdk_env();
+        let mut names: Vec<String> = load_profiles(&env)
+            .await?
+            .profiles()
+            .map(str::to_owned)
+            .collect();
+        names.sort_unstable();
+        Ok(names)
+    }
+
+    /// The variables handed to aws-config: every chain variable but the
+    /// static keys, which its trace logs would print.
+    fn sdk_env(&self) -> Env {
+        Env::from(
+            self.variables
+                .iter()
+                .filter(|(name, _)| !KEY_VARIABLES.contains(&name.as_str()))
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect::<HashMap<String, String>>(),
+        )
+    }
 }
 
 impl fmt::Debug for CredentialInputs {
@@ -206,14 +231,7 @@ pub(crate) async fn resolve(
     // Keys given directly come first, as in the AWS order. They are kept out
     // of the variables handed to aws-config, whose trace logs print them.
     let keys = static_keys(inputs)?;
-    let env = Env::from(
-        inputs
-            .variables
-            .iter()
-            .filter(|(name, _)| !KEY_VARIABLES.contains(&name.as_str()))
-            .map(|(name, value)| (name.clone(), value.clone()))
-            .collect::<HashMap<String, String>>(),
-    );
+    let env = inputs.sdk_env();
     let profiles = load_profiles(&env).await?;
     if keys.is_none() && inputs.var("AWS_PROFILE").is_some() {
         profile_exists(inputs, &profiles)?;

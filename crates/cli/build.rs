@@ -1,0 +1,35 @@
+//! Stamps `--version` with the commit and the build date, so a bug report
+//! says exactly which build it is about.
+
+use std::process::Command;
+
+fn main() {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty())
+    };
+    // A source tarball has no repository: say so rather than fail the build.
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    // SOURCE_DATE_EPOCH makes the stamp reproducible when a packager sets it.
+    let date = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|secs| secs.parse::<i64>().ok())
+        .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+        .unwrap_or_else(chrono::Utc::now)
+        .format("%Y-%m-%d");
+    println!("cargo:rustc-env=NASDAQ_BUILD_COMMIT={commit}");
+    println!("cargo:rustc-env=NASDAQ_BUILD_DATE={date}");
+    println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
+        println!("cargo:rerun-if-changed={dir}/HEAD");
+        if let Some(head) = git(&["symbolic-ref", "-q", "HEAD"]) {
+            println!("cargo:rerun-if-changed={dir}/{head}");
+        }
+    }
+}
