@@ -192,8 +192,12 @@ pub(crate) enum Command {
     /// Upload a file to S3 (multipart when large), with its SHA-256 in the metadata.
     #[command(after_help = after_help(UPLOAD_EXAMPLES))]
     Upload(UploadArgs),
-    /// Set up step by step: where the data lives, how to sign in, .env,
-    /// the connection test, the upload and a verification load.
+    /// Set up step by step: storage, sign-in, .env, test, upload, verify.
+    ///
+    /// Asks where the data lives and how to sign in, writes .env (mode 600,
+    /// after confirmation), runs the connection test, offers to upload the
+    /// local file when the object is missing, and ends with a verification
+    /// load. Every step can be skipped; --yes takes the answers from flags.
     #[command(after_help = after_help(SETUP_EXAMPLES))]
     Setup(SetupArgs),
     /// Show or create the configuration.

@@ -51,12 +51,12 @@ impl Exit {
     pub(crate) fn meaning(self) -> &'static str {
         match self {
             Exit::Other => "other failure (an output that cannot be written, an internal error)",
-            Exit::Usage => "usage error: unknown flag, bad argument, missing value",
+            Exit::Usage => "usage error: unknown flag, bad argument or output format, output that is an input",
             Exit::Data => {
                 "data failure: malformed or rejected rows, a failed checksum, an unsound cache entry"
             }
             Exit::Source => {
-                "source failure: not found, access denied, network, timeout, failed connection test"
+                "source failure: not found, access denied, object exists, network, timeout, failed connection test"
             }
             Exit::Config => {
                 "configuration error: bad or unknown setting, missing profile, no credentials"
@@ -139,7 +139,9 @@ fn core_exit(err: &CoreError) -> Exit {
     match err {
         CoreError::Storage(err) => storage_exit(err),
         CoreError::AllSourcesFailed { primary, .. } => core_exit(primary),
-        CoreError::BadGlob { .. } | CoreError::UnknownDialect { .. } => Exit::Usage,
+        CoreError::BadGlob { .. }
+        | CoreError::UnknownDialect { .. }
+        | CoreError::UnknownFormat { .. } => Exit::Usage,
         CoreError::NoFiles { .. } => Exit::Source,
         CoreError::Empty { .. }
         | CoreError::NoRows { .. }
@@ -166,6 +168,8 @@ fn storage_exit(err: &StorageError) -> Exit {
         | StorageError::PlainHttp { .. }
         | StorageError::NotACache { .. } => Exit::Config,
         StorageError::InvalidKey { .. } => Exit::Usage,
+        // The bytes are not what the server (or our metadata) says they are.
+        StorageError::Checksum { .. } | StorageError::ServerChecksum { .. } => Exit::Data,
         StorageError::Unavailable { cause, .. } => {
             if let Some(err) = cause.downcast_ref::<StorageError>() {
                 storage_exit(err)
@@ -182,6 +186,7 @@ fn storage_exit(err: &StorageError) -> Exit {
 fn config_exit(err: &nasdaq_config::Error) -> Exit {
     match err {
         nasdaq_config::Error::Storage(err) => storage_exit(err),
+        nasdaq_config::Error::NoSuchFile { .. } => Exit::Source,
         _ => Exit::Config,
     }
 }

@@ -58,7 +58,9 @@ pub(crate) fn run(
         )
         .into());
     }
-    let signals = watch_signals(runtime);
+    // Saved before any prompt changes it; put back if a signal ends a prompt.
+    let terminal = nix::sys::termios::tcgetattr(std::io::stdin()).ok();
+    let signals = watch_signals(runtime, terminal);
     let theme: Box<dyn Theme> = if crate::colour() {
         Box::new(ColorfulTheme::default())
     } else {
@@ -82,7 +84,10 @@ pub(crate) fn run(
 }
 
 /// Starts the watcher; the receiver says which signal came, once one has.
-fn watch_signals(runtime: &Runtime) -> watch::Receiver<Option<Exit>> {
+fn watch_signals(
+    runtime: &Runtime,
+    terminal: Option<nix::sys::termios::Termios>,
+) -> watch::Receiver<Option<Exit>> {
     let (sender, receiver) = watch::channel(None);
     runtime.spawn(async move {
         let stop = crate::interrupted().await;
@@ -92,6 +97,14 @@ fn watch_signals(runtime: &Runtime) -> watch::Receiver<Option<Exit>> {
             return;
         }
         let _writing = WRITING.lock();
+        if let Some(modes) = &terminal {
+            // A password prompt reads with echo off: never leave it so.
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                modes,
+            );
+        }
         let _ = dialoguer::console::Term::stderr().show_cursor();
         eprintln!("\n{}", stopped_message(stop.name));
         std::process::exit(i32::from(stop.exit.code()));

@@ -18,7 +18,7 @@ fn a_project_folder_is_not_a_cache_and_keeps_its_files() {
         let out = sandbox.run(&["cache", command, "--cache-dir", "."]);
         assert_eq!(
             out.status.code(),
-            Some(1),
+            Some(5),
             "cache {command}: {}",
             stdout(&out)
         );
@@ -33,7 +33,7 @@ fn a_project_folder_is_not_a_cache_and_keeps_its_files() {
     // Through a symbolic link, the files behind it are just as safe.
     std::os::unix::fs::symlink(sandbox.dir.path(), sandbox.path("linked")).unwrap();
     let out = sandbox.run(&["cache", "clear", "--cache-dir", "linked"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(5));
     assert_eq!(
         sandbox.files(),
         [".env", "README.md", "linked", "prices.csv"]

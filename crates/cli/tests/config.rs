@@ -143,7 +143,7 @@ fn a_bad_setting_fails_fetch_naming_key_value_and_origin() {
     let sandbox = Sandbox::new();
     private(&sandbox, ".env", "USE_S3=maybe\n");
     let output = sandbox.run(&["fetch"]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(5));
     let err = stderr(&output);
     assert!(err.contains("USE_S3=maybe (from .env ("), "{err}");
     assert!(err.contains("expected true or false"), "{err}");
@@ -151,7 +151,7 @@ fn a_bad_setting_fails_fetch_naming_key_value_and_origin() {
     let sandbox = Sandbox::new();
     let output = sandbox.run(&["fetch", "--max-retries=-2"]);
     let err = stderr(&output);
-    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert_eq!(output.status.code(), Some(5), "{err}");
     assert!(
         err.contains("--max-retries=-2 (from command line)"),
         "{err}"

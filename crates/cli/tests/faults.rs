@@ -109,7 +109,7 @@ fn slow_down_forever_is_a_clean_error_saying_how_many_retries() {
     let Some(rig) = Rig::new() else { return };
     rig.proxy.inject(Fault::SlowDown, None);
     let out = rig.fetch(&["--no-fallback"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     let err = stderr(&out);
     assert!(
         err.contains("after 3 retries") && err.contains("SlowDown"),
@@ -138,7 +138,7 @@ fn a_body_always_cut_is_a_clean_error_and_caches_nothing() {
     // resumes cannot finish a 360 KB object.
     rig.proxy.inject(Fault::CutBody(1_000), None);
     let out = rig.fetch(&["--no-fallback"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stdout(&out));
     let err = stderr(&out);
     assert!(err.contains(URI), "{err}");
     assert_eq!(
@@ -163,7 +163,7 @@ fn a_stalled_body_times_out() {
         .args(["fetch", URI, "--no-fallback"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     let err = stderr(&out).to_lowercase();
     assert!(
         err.contains("timed out") || err.contains("timeout"),
@@ -177,7 +177,7 @@ fn a_flipped_byte_is_a_checksum_error_and_caches_nothing() {
     let Some(rig) = Rig::new() else { return };
     rig.proxy.inject(Fault::FlipByte(5_000), None);
     let out = rig.fetch(&["--no-fallback"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
     // The object went up with S3's own SHA-256, which catches the flip first
     // (base64, as S3 gives it); our metadata check would catch it next.
@@ -198,7 +198,7 @@ fn a_flipped_byte_is_a_checksum_error_and_caches_nothing() {
         .args(["fetch", URI, "--no-fallback"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     assert!(
         stderr(&out).contains("checksum mismatch"),
         "{}",
@@ -238,7 +238,7 @@ fn a_configuration_error_is_never_answered_from_the_cache() {
         .args(["fetch", URI, "--fallback"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(5));
     let err = stderr(&out);
     assert!(
         err.contains("is plain http") && err.contains("AWS_ALLOW_HTTP=true"),
@@ -266,7 +266,7 @@ fn a_named_source_never_falls_back_unless_asked() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("s3://market/typo.csv not found"),
         "{}",
@@ -276,7 +276,7 @@ fn a_named_source_never_falls_back_unless_asked() {
     // The same with the server down.
     rig.proxy.go_down();
     let out = rig.fetch(&[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     // The configured source does fall back, as the old loader did, and one
     // warning line says so even with --quiet.
     let out = rig
@@ -324,7 +324,7 @@ fn server_down_without_fallback_names_the_endpoint() {
     rig.sandbox.write("NASDAQ.csv", SAMPLE);
     rig.proxy.go_down();
     let out = rig.fetch(&["--no-fallback"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     let err = stderr(&out);
     let port = rig.proxy.endpoint.rsplit(':').next().unwrap();
     assert!(

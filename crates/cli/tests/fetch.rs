@@ -249,7 +249,7 @@ fn bad_inputs_fail_clearly_and_leave_nothing_behind() {
         for target in ["out.parquet", "good.parquet"] {
             let output = sandbox.run(&["fetch", name, "--output", target]);
             let err = stderr(&output);
-            assert_eq!(output.status.code(), Some(1), "{name}: {err}");
+            assert_eq!(output.status.code(), Some(3), "{name}: {err}");
             assert_eq!(err.trim().lines().count(), 1, "{name}: one line: {err}");
             for needle in needles {
                 assert!(err.contains(needle), "{name}: {needle:?} not in {err}");
@@ -270,7 +270,7 @@ fn bad_inputs_fail_clearly_and_leave_nothing_behind() {
 fn missing_file_and_bad_output_name_are_clear_errors() {
     let sandbox = Sandbox::new();
     let output = sandbox.run(&["fetch", "nowhere.csv"]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(4));
     assert!(
         stderr(&output).contains("nowhere.csv: no such file"),
         "{}",
@@ -278,7 +278,7 @@ fn missing_file_and_bad_output_name_are_clear_errors() {
     );
 
     let output = sandbox.run(&["fetch", "--output", "x.xlsx"]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("x.xlsx: unknown output format"),
         "{}",
@@ -310,7 +310,7 @@ fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
         ("daily", "daily/a.csv"),
     ] {
         let out = sandbox.run(&["fetch", source, "--output", output]);
-        assert_eq!(out.status.code(), Some(1), "{source} -> {output}");
+        assert_eq!(out.status.code(), Some(2), "{source} -> {output}");
         let err = stderr(&out);
         assert!(
             err.contains("is an input of the load") && err.contains("nothing was written"),

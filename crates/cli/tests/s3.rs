@@ -216,7 +216,7 @@ fn upload_refuses_different_content_without_force() {
 
     sandbox.write("a.csv", "version 2\n");
     let refused = run(&["upload", "a.csv", "s3://uploads/a.csv"]);
-    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(refused.status.code(), Some(4));
     let err = stderr(&refused);
     assert!(
         err.contains("s3://uploads/a.csv already exists with different content")
@@ -303,7 +303,7 @@ fn auth_failures_are_clear_distinct_and_never_show_a_secret_even_at_trace() {
         .map(|out| {
             assert_eq!(
                 out.status.code(),
-                Some(1),
+                Some(4),
                 "{}\n{}",
                 stdout(out),
                 stderr(out)
@@ -343,7 +343,7 @@ fn auth_failures_are_clear_distinct_and_never_show_a_secret_even_at_trace() {
         "wrong-secret-value",
         &["check", "s3://guarded/NASDAQ.csv"],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     let text = stdout(&out);
     assert!(
         text.contains("[FAIL] list") && text.contains("check AWS_SECRET_ACCESS_KEY"),
@@ -362,7 +362,7 @@ fn check_reports_a_missing_bucket_and_missing_credentials() {
         .args(["check", "s3://no-such-bucket/NASDAQ.csv", "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], false);
     let last = report["steps"].as_array().unwrap().last().unwrap().clone();
@@ -382,7 +382,7 @@ fn check_reports_a_missing_bucket_and_missing_credentials() {
         .args(["check", "s3://exists/NASDAQ.csv"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     let text = stdout(&out);
     assert!(
         text.contains("[FAIL] credentials") && text.contains("no AWS credentials found"),
@@ -399,7 +399,7 @@ fn check_reports_a_missing_bucket_and_missing_credentials() {
         .args(["fetch", "s3://exists/NASDAQ.csv"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(5));
     assert!(
         stderr(&out).contains("AWS_ALLOW_HTTP=true"),
         "{}",

@@ -28,7 +28,7 @@ fn validate_reports_each_rule_with_examples_and_writes_rejects() {
         .unwrap();
     assert_eq!(
         out.status.code(),
-        Some(1),
+        Some(3),
         "an error rule fired: {}",
         stderr(&out)
     );
@@ -103,7 +103,7 @@ fn fetch_fails_on_error_rules_unless_the_policy_says_otherwise() {
         .args(["fetch", "quality.csv", "--output", "q.parquet"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
     assert!(
         err.contains("data-quality errors: ohlc_consistent (1 rows"),
@@ -136,7 +136,7 @@ fn fetch_fails_on_error_rules_unless_the_policy_says_otherwise() {
         .env("NASDAQ_QUALITY_PRICE_JUMP", "sometimes")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(5));
     assert!(
         stderr(&out).contains(
             "NASDAQ_QUALITY_PRICE_JUMP=sometimes (from environment): expected error, warn or drop"
@@ -241,7 +241,7 @@ fn real_yahoo_bars_load_by_default_and_strict_refuses_them() {
         stdout(&out)
     );
     let out = sandbox.run(&["fetch", "SPY.csv", "--strict"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     assert!(
         stderr(&out).contains("ohlc_consistent (1 rows"),
         "{}",

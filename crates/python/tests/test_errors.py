@@ -29,7 +29,7 @@ def test_same_message_as_the_cli(sandbox, cli_path):
     with pytest.raises(nasdaq_data.DataError) as caught:
         nasdaq_data.load("bad.csv")
     out = subprocess.run([cli_path, "fetch", "bad.csv"], cwd=sandbox, capture_output=True, text=True)
-    assert out.returncode == 1
+    assert out.returncode == 3  # a data failure
     assert f"error: {caught.value}" in out.stderr, (out.stderr, str(caught.value))
 
 
