@@ -51,7 +51,9 @@ impl Exit {
     pub(crate) fn meaning(self) -> &'static str {
         match self {
             Exit::Other => "other failure (an output that cannot be written, an internal error)",
-            Exit::Usage => "usage error: unknown flag, bad argument or output format, output that is an input",
+            Exit::Usage => {
+                "usage error: unknown flag, bad argument or output format, output that is an input"
+            }
             Exit::Data => {
                 "data failure: malformed or rejected rows, a failed checksum, an unsound cache entry"
             }

@@ -34,7 +34,12 @@ fn main() -> ExitCode {
     // Generated text needs no runtime (and no configuration).
     match &cli.command {
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "nasdaq-cli", &mut std::io::stdout());
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "nasdaq-cli",
+                &mut std::io::stdout(),
+            );
             return ExitCode::SUCCESS;
         }
         Command::Man => return man_page(),
@@ -106,7 +111,9 @@ fn man_page() -> ExitCode {
         page.extend_from_slice(b".SH \"EXIT STATUS\"\n");
         page.extend_from_slice(b".TP\n0\nsuccess\n");
         for code in exit::ALL {
-            page.extend_from_slice(format!(".TP\n{}\n{}\n", code.code(), code.meaning()).as_bytes());
+            page.extend_from_slice(
+                format!(".TP\n{}\n{}\n", code.code(), code.meaning()).as_bytes(),
+            );
         }
         man.render_version_section(&mut page)?;
         std::io::Write::write_all(&mut std::io::stdout(), &page)

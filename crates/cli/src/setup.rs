@@ -253,16 +253,18 @@ impl Wizard<'_> {
         let region = match (&self.global.region, self.interactive) {
             (Some(region), _) => Some(region.clone()),
             (None, false) => None,
-            (None, true) => Some(self.text(
-                "AWS region of the bucket",
-                None,
-                Some(
-                    self.old("AWS_REGION")
-                        .unwrap_or(nasdaq_storage::DEFAULT_REGION),
-                ),
-                "--region",
-                validate_region,
-            )?),
+            (None, true) => Some(
+                self.text(
+                    "AWS region of the bucket",
+                    None,
+                    Some(
+                        self.old("AWS_REGION")
+                            .unwrap_or(nasdaq_storage::DEFAULT_REGION),
+                    ),
+                    "--region",
+                    validate_region,
+                )?,
+            ),
         };
         if let Some(region) = region {
             changes.push(("AWS_REGION", Some(region)));
@@ -300,10 +302,9 @@ impl Wizard<'_> {
         let auth = match self.args.auth {
             Some(auth) => auth,
             None if !self.interactive => {
-                return Err(Usage(
-                    "setup --yes needs --auth profile|keys|role|public".to_owned(),
-                )
-                .into());
+                return Err(
+                    Usage("setup --yes needs --auth profile|keys|role|public".to_owned()).into(),
+                );
             }
             None => {
                 let default = if self.old("NASDAQ_NO_SIGN_REQUEST") == Some("true") {
@@ -417,9 +418,10 @@ impl Wizard<'_> {
                 .into()),
             };
         }
-        if let (Some(id), Some(secret)) =
-            (self.old("AWS_ACCESS_KEY_ID"), self.old("AWS_SECRET_ACCESS_KEY"))
-        {
+        if let (Some(id), Some(secret)) = (
+            self.old("AWS_ACCESS_KEY_ID"),
+            self.old("AWS_SECRET_ACCESS_KEY"),
+        ) {
             let keep = self.confirm(
                 &format!(
                     "Keep the access key already in .env ({}...)?",
@@ -431,13 +433,7 @@ impl Wizard<'_> {
                 return Ok((id.to_owned(), secret.to_owned()));
             }
         }
-        let id = self.text(
-            "AWS access key id",
-            None,
-            None,
-            "",
-            validate_key_id,
-        )?;
+        let id = self.text("AWS access key id", None, None, "", validate_key_id)?;
         let secret = self.prompt(
             Password::with_theme(self.theme.as_ref())
                 .with_prompt("AWS secret access key (not shown)")
@@ -465,13 +461,16 @@ impl Wizard<'_> {
             }
             return Ok(Some(file.clone()));
         }
-        let default = self
-            .old("LOCAL_FALLBACK")
-            .map(str::to_owned)
-            .or_else(|| Path::new("NASDAQ.csv").is_file().then(|| "NASDAQ.csv".to_owned()));
+        let default = self.old("LOCAL_FALLBACK").map(str::to_owned).or_else(|| {
+            Path::new("NASDAQ.csv")
+                .is_file()
+                .then(|| "NASDAQ.csv".to_owned())
+        });
         if !self.interactive {
             if required {
-                return Err(Usage("setup --yes --storage local needs --local-file PATH".into()).into());
+                return Err(
+                    Usage("setup --yes --storage local needs --local-file PATH".into()).into(),
+                );
             }
             return Ok(default.map(PathBuf::from).filter(|p| p.is_file()));
         }
@@ -508,7 +507,10 @@ impl Wizard<'_> {
             .filter(|(key, value)| self.old(key) != value.as_deref())
             .collect();
         if effective.is_empty() {
-            println!("{} already holds these settings: nothing to write.", path.display());
+            println!(
+                "{} already holds these settings: nothing to write.",
+                path.display()
+            );
             return Ok(true);
         }
         println!("\nSettings for {}:", path.display());
@@ -647,10 +649,15 @@ impl Wizard<'_> {
             Ok(value) => Ok(value),
             Err(Some(err)) => Err(err),
             Err(None) => {
-                self.runtime
-                    .block_on(nasdaq_storage::cleanup::finish(std::time::Duration::from_secs(10)));
+                self.runtime.block_on(nasdaq_storage::cleanup::finish(
+                    std::time::Duration::from_secs(10),
+                ));
                 let exit = (*self.signals.borrow()).unwrap_or(Exit::Interrupted);
-                let name = if exit == Exit::Terminated { "SIGTERM" } else { "SIGINT" };
+                let name = if exit == Exit::Terminated {
+                    "SIGTERM"
+                } else {
+                    "SIGINT"
+                };
                 Err(Stopped {
                     exit,
                     message: stopped_message(name),
@@ -697,7 +704,12 @@ impl Wizard<'_> {
         Ok(self.prompt(input.interact_text())?.trim().to_owned())
     }
 
-    fn select<S: std::fmt::Display>(&self, prompt: &str, items: &[S], default: usize) -> anyhow::Result<usize> {
+    fn select<S: std::fmt::Display>(
+        &self,
+        prompt: &str,
+        items: &[S],
+        default: usize,
+    ) -> anyhow::Result<usize> {
         self.prompt(
             Select::with_theme(self.theme.as_ref())
                 .with_prompt(prompt)
@@ -728,7 +740,9 @@ impl Wizard<'_> {
                 }
                 .into())
             }
-            Err(dialoguer::Error::IO(err)) => Err(anyhow::Error::new(err).context("reading the answer")),
+            Err(dialoguer::Error::IO(err)) => {
+                Err(anyhow::Error::new(err).context("reading the answer"))
+            }
         }
     }
 }
@@ -740,8 +754,8 @@ fn read_env(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
     if !path.exists() {
         return Ok(BTreeMap::new());
     }
-    let entries = dotenvy::from_path_iter(path)
-        .with_context(|| format!("reading {}", path.display()))?;
+    let entries =
+        dotenvy::from_path_iter(path).with_context(|| format!("reading {}", path.display()))?;
     let mut values = BTreeMap::new();
     for entry in entries {
         let (key, value) = entry.map_err(|err| match err {
@@ -840,7 +854,9 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(what)?;
     file.write_all(text.as_bytes()).with_context(what)?;
     file.as_file().sync_all().with_context(what)?;
-    file.persist(path).map_err(|err| err.error).with_context(what)?;
+    file.persist(path)
+        .map_err(|err| err.error)
+        .with_context(what)?;
     Ok(())
 }
 
@@ -916,7 +932,10 @@ mod tests {
             ("AWS_S3_BUCKET_NAME", Some("it's \"odd\" $x".into())),
         ];
         let merged = merge_env(old, &changes);
-        assert!(merged.starts_with("# mine\nAWS_REGION=us-east-2\nOTHER=1\n"), "{merged}");
+        assert!(
+            merged.starts_with("# mine\nAWS_REGION=us-east-2\nOTHER=1\n"),
+            "{merged}"
+        );
         assert!(!merged.contains("AKIAOLD"), "{merged}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".env");
