@@ -484,9 +484,7 @@ impl Wizard<'_> {
             .allow_empty(!required)
             .validate_with(move |s: &String| -> Result<(), String> {
                 let s = s.trim();
-                if s.is_empty() && !required {
-                    Ok(())
-                } else if Path::new(s).exists() {
+                if (s.is_empty() && !required) || Path::new(s).exists() {
                     Ok(())
                 } else {
                     Err(format!("{s}: no such file or directory"))

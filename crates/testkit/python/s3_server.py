@@ -8,6 +8,8 @@ whose name starts with "public" are readable by anyone.
 With NASDAQ_S3_AUTH=1 the server enforces IAM auth: it creates an "admin"
 user (s3:*), a "reader" user (s3:GetObject, s3:ListBucket) and an "assumer"
 user who may do nothing but assume the role "s3-reader" (which may read),
+and one user per entry of NASDAQ_S3_POLICIES (a JSON object: name -> policy
+document, attached exactly as given),
 and prints their keys, the role's ARN and temporary credentials of the
 role ("session"); every later request must be signed. The same server
 answers STS and IAM.
@@ -19,9 +21,11 @@ import sys
 auth = os.environ.get("NASDAQ_S3_AUTH") == "1"
 buckets = [b for b in os.environ.get("NASDAQ_S3_BUCKETS", "").split(",") if b]
 public = [b for b in buckets if b.startswith("public")]
+# Extra users, each with one policy document exactly as given: {"name": policy}.
+extra = json.loads(os.environ.get("NASDAQ_S3_POLICIES") or "{}")
 # create_user, put_user_policy, create_access_key for 3 users; create_role and
 # put_role_policy; create_bucket per bucket, put_bucket_policy per public bucket
-SETUP_ACTIONS = 9 + 2 + len(buckets) + len(public)
+SETUP_ACTIONS = 9 + 2 + len(buckets) + len(public) + 3 * len(extra)
 if auth:
     # moto reads this at import time: the setup below is allowed unsigned, nothing after it.
     os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(SETUP_ACTIONS)
@@ -98,18 +102,19 @@ if auth:
         "reader": reading,
         "assumer": ["sts:AssumeRole"],
     }
-    for name, actions in policies.items():
-        iam.create_user(UserName=name)
-        iam.put_user_policy(
-            UserName=name,
-            PolicyName=f"{name}-s3",
-            PolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
-                }
-            ),
+    documents = {
+        name: json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+            }
         )
+        for name, actions in policies.items()
+    }
+    documents.update(extra)
+    for name, document in documents.items():
+        iam.create_user(UserName=name)
+        iam.put_user_policy(UserName=name, PolicyName=f"{name}-policy", PolicyDocument=document)
         key = iam.create_access_key(UserName=name)["AccessKey"]
         info["users"][name] = {"key_id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
 

@@ -103,13 +103,32 @@ impl S3TestServer {
         Self::launch(buckets, true)
     }
 
+    /// [`Self::start_with_auth`], plus one user per `(name, policy)` with that
+    /// IAM policy document attached exactly as given.
+    pub fn start_with_policies(buckets: &[&str], policies: &[(&str, &str)]) -> Option<Self> {
+        let documents: serde_json::Map<String, serde_json::Value> = policies
+            .iter()
+            .map(|(name, policy)| ((*name).to_owned(), serde_json::Value::from(*policy)))
+            .collect();
+        Self::launch_with(
+            buckets,
+            true,
+            &serde_json::Value::Object(documents).to_string(),
+        )
+    }
+
     fn launch(buckets: &[&str], auth: bool) -> Option<Self> {
+        Self::launch_with(buckets, auth, "{}")
+    }
+
+    fn launch_with(buckets: &[&str], auth: bool, policies: &str) -> Option<Self> {
         let log = tempfile::NamedTempFile::new().expect("temp file for the server log");
         let spawned = Command::new(python())
             .arg("-c")
             .arg(SCRIPT)
             .env("NASDAQ_S3_AUTH", if auth { "1" } else { "0" })
             .env("NASDAQ_S3_BUCKETS", buckets.join(","))
+            .env("NASDAQ_S3_POLICIES", policies)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log.reopen().expect("server log"))
