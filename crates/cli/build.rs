@@ -28,8 +28,16 @@ fn main() {
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
     if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
         println!("cargo:rerun-if-changed={dir}/HEAD");
+        // A branch's ref is a loose file or a line of packed-refs; watching
+        // a file that does not exist would rerun this on every build.
         if let Some(head) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            println!("cargo:rerun-if-changed={dir}/{head}");
+            let loose = format!("{dir}/{head}");
+            if std::path::Path::new(&loose).exists() {
+                println!("cargo:rerun-if-changed={loose}");
+            }
+        }
+        if std::path::Path::new(&format!("{dir}/packed-refs")).exists() {
+            println!("cargo:rerun-if-changed={dir}/packed-refs");
         }
     }
 }

@@ -180,7 +180,7 @@ const SDK_TRACE_CAPPED: &[&str] = &[
     "aws_runtime",
 ];
 
-/// Colour only on a terminal, and never with NO_COLOR set (https://no-color.org).
+/// Colour only on a terminal, and never with NO_COLOR set (<https://no-color.org>).
 pub(crate) fn colour() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }

@@ -66,9 +66,11 @@ pub(crate) fn run(
     } else {
         Box::new(SimpleTheme)
     };
+    // Where later commands will read it: --env-file, NASDAQ_ENV_FILE, ./.env.
     let env_path = global
         .env_file
         .clone()
+        .or_else(|| std::env::var_os("NASDAQ_ENV_FILE").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from(".env"));
     let existing = read_env(&env_path)?;
     let mut wizard = Wizard {
@@ -90,12 +92,15 @@ fn watch_signals(
 ) -> watch::Receiver<Option<Exit>> {
     let (sender, receiver) = watch::channel(None);
     runtime.spawn(async move {
-        let stop = crate::interrupted().await;
-        if IN_STEP.load(Ordering::SeqCst) {
-            // The step's future is dropped by the wizard, which then cleans up.
+        let stop = loop {
+            let stop = crate::interrupted().await;
+            // During a step its future is dropped by the wizard, which then
+            // cleans up; a second signal during that clean-up exits at once.
+            if !IN_STEP.load(Ordering::SeqCst) || sender.borrow().is_some() {
+                break stop;
+            }
             let _ = sender.send(Some(stop.exit));
-            return;
-        }
+        };
         let _writing = WRITING.lock();
         if let Some(modes) = &terminal {
             // A password prompt reads with echo off: never leave it so.
@@ -249,31 +254,44 @@ impl Wizard<'_> {
             validate_key,
         )?;
         changes.push(("AWS_S3_KEY", Some(key)));
-        // Without an answer the region chain decides (profile, then us-east-1).
-        let region = match (&self.global.region, self.interactive) {
-            (Some(region), _) => Some(region.clone()),
-            (None, false) => None,
-            (None, true) => Some(
-                self.text(
-                    "AWS region of the bucket",
-                    None,
-                    Some(
-                        self.old("AWS_REGION")
-                            .unwrap_or(nasdaq_storage::DEFAULT_REGION),
-                    ),
-                    "--region",
-                    validate_region,
-                )?,
-            ),
-        };
-        if let Some(region) = region {
-            changes.push(("AWS_REGION", Some(region)));
+        // Without an answer the region chain decides (the profile's region,
+        // else us-east-1): nothing is pinned that the profile should say.
+        match (&self.global.region, self.interactive) {
+            (Some(region), _) => {
+                validate_region(region)
+                    .map_err(|why| Usage(format!("--region {region}: {why}")))?;
+                changes.push(("AWS_REGION", Some(region.clone())));
+            }
+            (None, false) => {}
+            (None, true) => {
+                let mut input = Input::<String>::with_theme(self.theme.as_ref())
+                    .with_prompt(format!(
+                        "AWS region of the bucket (empty: the profile's region, else {})",
+                        nasdaq_storage::DEFAULT_REGION
+                    ))
+                    .allow_empty(true)
+                    .validate_with(|s: &String| {
+                        let s = s.trim();
+                        if s.is_empty() {
+                            Ok(())
+                        } else {
+                            validate_region(s)
+                        }
+                    });
+                if let Some(old) = self.old("AWS_REGION") {
+                    input = input.default(old.to_owned());
+                }
+                let region = self.prompt(input.interact_text())?.trim().to_owned();
+                changes.push(("AWS_REGION", (!region.is_empty()).then_some(region)));
+            }
         }
         if storage == Storage::Compatible {
             let endpoint = self.text(
                 "Endpoint URL of the store",
                 self.global.endpoint.clone(),
-                self.old("AWS_ENDPOINT_URL"),
+                // An endpoint with a password in it is not shown (nor offered).
+                self.old("AWS_ENDPOINT_URL")
+                    .filter(|url| nasdaq_storage::redact_url(url) == *url),
                 "--endpoint",
                 validate_endpoint,
             )?;
@@ -344,10 +362,11 @@ impl Wizard<'_> {
                 changes.push(("NASDAQ_NO_SIGN_REQUEST", None));
             }
             Auth::Keys => {
-                let (id, secret) = self.keys()?;
+                let (id, secret, token) = self.keys()?;
                 changes.push(("AWS_ACCESS_KEY_ID", Some(id)));
                 changes.push(("AWS_SECRET_ACCESS_KEY", Some(secret)));
-                changes.push(("AWS_SESSION_TOKEN", None));
+                // Temporary keys keep their token; typed long-term keys have none.
+                changes.push(("AWS_SESSION_TOKEN", token));
                 changes.push(("AWS_PROFILE", None));
                 changes.push(("NASDAQ_NO_SIGN_REQUEST", None));
             }
@@ -405,11 +424,11 @@ impl Wizard<'_> {
 
     /// Access keys: typed (the secret without echo), kept, or with `--yes`
     /// read from the environment: never from a flag.
-    fn keys(&self) -> anyhow::Result<(String, String)> {
+    fn keys(&self) -> anyhow::Result<(String, String, Option<String>)> {
         if !self.interactive {
             let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
             return match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
-                (Some(id), Some(secret)) => Ok((id, secret)),
+                (Some(id), Some(secret)) => Ok((id, secret, var("AWS_SESSION_TOKEN"))),
                 _ => Err(Usage(
                     "setup --yes --auth keys reads the keys from the environment variables \
                      AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (never from flags): set both"
@@ -430,7 +449,8 @@ impl Wizard<'_> {
                 true,
             )?;
             if keep {
-                return Ok((id.to_owned(), secret.to_owned()));
+                let token = self.old("AWS_SESSION_TOKEN").map(str::to_owned);
+                return Ok((id.to_owned(), secret.to_owned(), token));
             }
         }
         let id = self.text("AWS access key id", None, None, "", validate_key_id)?;
@@ -446,13 +466,13 @@ impl Wizard<'_> {
                 })
                 .interact(),
         )?;
-        Ok((id, secret.trim().to_owned()))
+        Ok((id, secret.trim().to_owned(), None))
     }
 
     /// The local file: the source itself (`required`) or the fallback.
     fn local_file(&self, required: bool) -> anyhow::Result<Option<PathBuf>> {
         if let Some(file) = &self.args.local_file {
-            if !file.is_file() {
+            if !(file.is_file() || (required && file.is_dir())) {
                 return Err(Usage(format!(
                     "--local-file {}: no such file; give the path of a CSV file",
                     file.display()
@@ -484,7 +504,8 @@ impl Wizard<'_> {
             .allow_empty(!required)
             .validate_with(move |s: &String| -> Result<(), String> {
                 let s = s.trim();
-                if (s.is_empty() && !required) || Path::new(s).exists() {
+                let path = Path::new(s);
+                if (s.is_empty() && !required) || path.is_file() || (required && path.is_dir()) {
                     Ok(())
                 } else {
                     Err(format!("{s}: no such file or directory"))
@@ -500,9 +521,10 @@ impl Wizard<'_> {
 
     /// Shows the changes and writes them after confirmation; whether written.
     fn write_step(&self, path: &Path, changes: &Changes) -> anyhow::Result<bool> {
-        let effective: Vec<_> = changes
+        let effective: Changes = changes
             .iter()
             .filter(|(key, value)| self.old(key) != value.as_deref())
+            .cloned()
             .collect();
         if effective.is_empty() {
             println!(
@@ -514,7 +536,10 @@ impl Wizard<'_> {
         println!("\nSettings for {}:", path.display());
         for (key, value) in &effective {
             match (value, keys::by_env(key)) {
-                (Some(value), Some(spec)) => println!("  {key}={}", keys::redact(spec, value)),
+                (Some(value), Some(spec)) => println!(
+                    "  {key}={}",
+                    nasdaq_storage::redact_url(&keys::redact(spec, value))
+                ),
                 (Some(value), None) => println!("  {key}={value}"),
                 (None, _) => println!("  {key} (removed)"),
             }
@@ -541,6 +566,12 @@ impl Wizard<'_> {
             self.confirm(&format!("Write {} (mode 600)?", path.display()), true)?
         };
         if !write {
+            if effective.iter().any(|(_, value)| value.is_none()) {
+                println!(
+                    "note: {} keeps the keys marked (removed); the steps below still see them",
+                    path.display()
+                );
+            }
             return Ok(false);
         }
         let old = if exists {
@@ -548,9 +579,19 @@ impl Wizard<'_> {
         } else {
             String::new()
         };
-        write_private(path, &merge_env(&old, changes))?;
-        ENV_WRITTEN.store(true, Ordering::SeqCst);
+        let merged = merge_env(&old, &effective);
+        check_merge(path, &self.existing, &merged, &effective)?;
+        write_private(path, &merged)?;
         println!("Wrote {} (mode 600).", path.display());
+        for (key, _) in effective.iter().filter(|(_, value)| value.is_some()) {
+            if std::env::var_os(key).is_some_and(|v| !v.is_empty()) {
+                println!(
+                    "note: {key} is also set in this shell's environment, which takes precedence \
+                     over {}: unset it to use the value written here",
+                    path.display()
+                );
+            }
+        }
         Ok(true)
     }
 
@@ -643,6 +684,11 @@ impl Wizard<'_> {
             }
         });
         IN_STEP.store(false, Ordering::SeqCst);
+        // A signal that came as the step ended still stops the wizard.
+        let outcome = match outcome {
+            Ok(_) | Err(Some(_)) if self.signals.borrow().is_some() => Err(None),
+            outcome => outcome,
+        };
         match outcome {
             Ok(value) => Ok(value),
             Err(Some(err)) => Err(err),
@@ -684,7 +730,12 @@ impl Wizard<'_> {
         validate: fn(&str) -> Result<(), String>,
     ) -> anyhow::Result<String> {
         if let Some(value) = flag {
-            validate(&value).map_err(|why| Usage(format!("{flag_name} {value:?}: {why}")))?;
+            validate(&value).map_err(|why| {
+                Usage(format!(
+                    "{flag_name} {}: {why}",
+                    nasdaq_storage::redact_url(&value)
+                ))
+            })?;
             return Ok(value);
         }
         if !self.interactive {
@@ -746,75 +797,105 @@ impl Wizard<'_> {
 }
 
 /// The variables of an existing `.env`, for defaults. A line it cannot
-/// parse is an error naming the line: setup would otherwise rewrite a file
-/// it does not understand.
+/// parse is an error naming the line by its key (the value may be a
+/// secret): setup would otherwise rewrite a file it does not understand.
 fn read_env(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
     if !path.exists() {
         return Ok(BTreeMap::new());
     }
-    let entries =
-        dotenvy::from_path_iter(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut values = BTreeMap::new();
-    for entry in entries {
-        let (key, value) = entry.map_err(|err| match err {
-            dotenvy::Error::LineParse(line, at) => anyhow::anyhow!(
-                "{}: cannot parse the line {line:?} (at character {at}): fix or remove it, then run setup again",
-                path.display()
-            ),
-            other => anyhow::Error::new(other).context(format!("reading {}", path.display())),
-        })?;
-        values.insert(key, value);
-    }
-    Ok(values)
+    // The settings' own reader, so setup and every command agree.
+    let pairs = nasdaq_config::read_env_file(path)?;
+    Ok(pairs.into_iter().collect())
 }
 
-/// `old` with each changed key replaced in place (or removed), the others
-/// and every comment kept, and new keys appended.
+/// The variable a `.env` line assigns, if it assigns one.
+fn assigned_name(line: &str) -> Option<&str> {
+    let line = line.trim_start();
+    if line.starts_with('#') {
+        return None;
+    }
+    let line = line
+        .strip_prefix("export")
+        .filter(|rest| rest.starts_with([' ', '\t']))
+        .map_or(line, str::trim_start);
+    let (name, _) = line.split_once('=')?;
+    let name = name.trim();
+    (!name.is_empty()).then_some(name)
+}
+
+/// `old` with each changed key replaced in place (or removed), every other
+/// line kept as it was (comments, `export`, line endings), and new keys
+/// appended.
 pub(crate) fn merge_env(old: &str, changes: &Changes) -> String {
+    let newline = if old.contains("\r\n") { "\r\n" } else { "\n" };
     let mut out = String::new();
     let mut done: Vec<&str> = Vec::new();
-    for line in old.lines() {
-        let name = line
-            .trim_start()
-            .trim_start_matches("export ")
-            .split('=')
-            .next()
-            .unwrap_or("")
-            .trim();
-        let change = (!line.trim_start().starts_with('#'))
-            .then(|| changes.iter().find(|(key, _)| *key == name))
-            .flatten();
+    for line in old.split_inclusive('\n') {
+        let change = assigned_name(line).and_then(|name| changes.iter().find(|(k, _)| *k == name));
         match change {
             Some((key, value)) => {
                 if !done.contains(key) {
                     if let Some(value) = value {
-                        out.push_str(&format!("{key}={}\n", quote(value)));
+                        out.push_str(&format!("{key}={}{newline}", quote(value)));
                     }
                     done.push(key);
                 }
             }
             None => {
                 out.push_str(line);
-                out.push('\n');
+                if !line.ends_with('\n') {
+                    out.push_str(newline);
+                }
             }
         }
     }
     let added: Vec<_> = changes
         .iter()
-        .filter(|(key, value)| value.is_some() && !done.contains(key))
+        .filter_map(|(key, value)| Some((*key, value.as_ref()?)))
+        .filter(|(key, _)| !done.contains(key))
         .collect();
     if !added.is_empty() {
-        if !out.is_empty() && !out.ends_with("\n\n") {
-            out.push('\n');
+        if !out.is_empty() && !out.ends_with(&format!("{newline}{newline}")) {
+            out.push_str(newline);
         }
-        out.push_str("# Written by `nasdaq-cli setup`.\n");
+        out.push_str(&format!("# Written by `nasdaq-cli setup`.{newline}"));
         for (key, value) in added {
-            if let Some(value) = value {
-                out.push_str(&format!("{key}={}\n", quote(value)));
-            }
+            out.push_str(&format!("{key}={}{newline}", quote(value)));
         }
     }
     out
+}
+
+/// Reads `merged` back as the settings will and checks it says exactly
+/// what was meant: the changes applied, every other variable unchanged. A
+/// file this line-by-line edit cannot handle (a value spanning lines) is
+/// refused rather than damaged.
+fn check_merge(
+    path: &Path,
+    old: &BTreeMap<String, String>,
+    merged: &str,
+    changes: &Changes,
+) -> anyhow::Result<()> {
+    let mut expected = old.clone();
+    for (key, value) in changes {
+        match value {
+            Some(value) => expected.insert((*key).to_owned(), value.clone()),
+            None => expected.remove(*key),
+        };
+    }
+    let read: Option<BTreeMap<String, String>> = dotenvy::from_read_iter(merged.as_bytes())
+        .collect::<Result<_, _>>()
+        .ok();
+    if read.as_ref() == Some(&expected) {
+        return Ok(());
+    }
+    Err(Usage(format!(
+        "{}: cannot update it safely (a value spanning lines, or a line setup cannot edit in \
+         place); nothing was written: edit it by hand (`nasdaq-cli config show` lists the keys), \
+         or move it aside and run setup again",
+        path.display()
+    ))
+    .into())
 }
 
 /// A value as `.env` spells it so that it reads back the same.
@@ -824,13 +905,16 @@ fn quote(value: &str) -> String {
         .all(|c| c.is_ascii_alphanumeric() || "_-./:@+,=%".contains(c));
     if plain && !value.is_empty() {
         value.to_owned()
-    } else if !value.contains('\'') {
+    } else if !value.contains(['\'', '\\', '\n', '\r']) {
+        // Single quotes: taken literally, no expansion.
         format!("'{value}'")
     } else {
         let escaped = value
             .replace('\\', "\\\\")
             .replace('"', "\\\"")
-            .replace('$', "\\$");
+            .replace('$', "\\$")
+            .replace('\n', "\\n")
+            .replace('\r', "\\r");
         format!("\"{escaped}\"")
     }
 }
@@ -840,6 +924,9 @@ fn quote(value: &str) -> String {
 /// old file or the new one, never half of one.
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     let _writing = WRITING.lock();
+    // A linked .env is updated where it lives; the link stays.
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = target.as_path();
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -855,6 +942,7 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     file.persist(path)
         .map_err(|err| err.error)
         .with_context(what)?;
+    ENV_WRITTEN.store(true, Ordering::SeqCst);
     Ok(())
 }
 
@@ -943,6 +1031,81 @@ mod tests {
         assert_eq!(values["AWS_S3_BUCKET_NAME"], "it's \"odd\" $x");
         assert_eq!(values["OTHER"], "1");
         assert!(!values.contains_key("AWS_ACCESS_KEY_ID"));
+    }
+
+    /// Writes `text` and reads it back as the settings do.
+    fn read_back(text: &str) -> BTreeMap<String, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(&path, text).unwrap();
+        read_env(&path).unwrap()
+    }
+
+    #[test]
+    fn merge_replaces_in_place_and_keeps_everything_else_as_written() {
+        let old = "# mine\r\nexport\tAWS_PROFILE=old\r\nOTHER=\"a b\"  # note\r\nAWS_PROFILE=dup\r\nLAST=1";
+        let changes: Changes = vec![
+            ("AWS_PROFILE", Some("new".into())),
+            ("NEW_KEY", Some("v".into())),
+        ];
+        let merged = merge_env(old, &changes);
+        assert_eq!(
+            merged,
+            "# mine\r\nAWS_PROFILE=new\r\nOTHER=\"a b\"  # note\r\nLAST=1\r\n\r\n\
+             # Written by `nasdaq-cli setup`.\r\nNEW_KEY=v\r\n"
+        );
+        // A removed key goes, whichever way it was written.
+        let merged = merge_env(
+            "export\tAWS_SECRET_ACCESS_KEY=s\n AWS_ACCESS_KEY_ID = AKIA\n",
+            &vec![("AWS_SECRET_ACCESS_KEY", None), ("AWS_ACCESS_KEY_ID", None)],
+        );
+        assert_eq!(merged, "");
+    }
+
+    #[test]
+    fn awkward_values_read_back_exactly() {
+        for value in [
+            "plain",
+            "with space",
+            "it's",
+            "ends with \\",
+            "\\' both",
+            "$HOME and ${HOME}",
+            "two\nlines",
+            "quote \" inside",
+            "#not a comment",
+            "",
+        ] {
+            let merged = merge_env("", &vec![("KEY", Some(value.to_owned()))]);
+            assert_eq!(read_back(&merged)["KEY"], value, "{merged}");
+        }
+    }
+
+    #[test]
+    fn a_file_the_edit_cannot_handle_is_refused() {
+        let old = "AWS_REGION=\"eu-west-1\nstill the value\"\nOTHER=1\n";
+        let existing = read_back(old);
+        let changes: Changes = vec![("AWS_REGION", Some("us-east-2".into()))];
+        let merged = merge_env(old, &changes);
+        let err = check_merge(Path::new(".env"), &existing, &merged, &changes).unwrap_err();
+        assert!(err.to_string().contains("cannot update it safely"), "{err}");
+        // What it can handle passes the same check.
+        let old = "AWS_REGION=eu-west-1\nOTHER=1\n";
+        let merged = merge_env(old, &changes);
+        check_merge(Path::new(".env"), &read_back(old), &merged, &changes).unwrap();
+    }
+
+    #[test]
+    fn a_bad_line_is_named_by_its_key_never_its_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(&path, "AWS_SECRET_ACCESS_KEY=abc def ghi\n").unwrap();
+        let err = format!("{:#}", read_env(&path).unwrap_err());
+        assert!(
+            err.contains("line 1") && err.contains("AWS_SECRET_ACCESS_KEY"),
+            "{err}"
+        );
+        assert!(!err.contains("abc") && !err.contains("ghi"), "{err}");
     }
 
     #[test]

@@ -320,6 +320,7 @@ fn yes_runs_from_flags_without_a_terminal_and_keys_come_from_the_environment() {
     );
     assert!(text.contains("Served by the primary"), "{text}");
     assert!(!text.contains("env-secret"), "{text}");
+    assert!(!stderr(&out).contains("env-secret"), "{}", stderr(&out));
     let env = std::fs::read_to_string(sandbox.path(".env")).unwrap();
     assert!(env.contains("AWS_SECRET_ACCESS_KEY=env-secret\n"), "{env}");
 

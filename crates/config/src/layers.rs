@@ -203,6 +203,16 @@ fn insert(dict: &mut Dict, path: &str, value: Value) {
     }
 }
 
+/// Reads a `.env` file into (name, value) pairs, in file order, as the
+/// settings read it; a line that does not parse is named by its key only
+/// (its value may be a secret). For front ends that edit a `.env`.
+pub fn read_env_file(path: &std::path::Path) -> crate::Result<Vec<(String, String)>> {
+    read_dotenv(path).map_err(|message| crate::Error::File {
+        path: path.display().to_string(),
+        message,
+    })
+}
+
 /// Reads a `.env` file into (name, value) pairs, in file order.
 pub(crate) fn read_dotenv(path: &std::path::Path) -> Result<Vec<(String, String)>, String> {
     let iter = dotenvy::from_path_iter(path).map_err(|e| e.to_string())?;
@@ -210,18 +220,36 @@ pub(crate) fn read_dotenv(path: &std::path::Path) -> Result<Vec<(String, String)
     for (index, item) in iter.enumerate() {
         match item {
             Ok(pair) => vars.push(pair),
-            Err(dotenvy::Error::LineParse(line, column)) => {
-                // The value may be a secret: name the line by its key only.
-                let name: String = line
-                    .trim_start()
-                    .trim_start_matches("export ")
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                return Err(format!(
-                    "cannot parse the line for {name:?} at character {column}: expected NAME=value \
-                     (the value is not shown)"
-                ));
+            Err(dotenvy::Error::LineParse(fragment, column)) => {
+                // The value may be a secret, and what dotenvy reports may be
+                // (part of) it: find the file's line and name it by number
+                // and key only.
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                let first = fragment.lines().next().unwrap_or_default();
+                let found = text
+                    .lines()
+                    .enumerate()
+                    .find(|(_, raw)| !first.is_empty() && raw.contains(first));
+                return Err(match found {
+                    Some((number, raw)) => {
+                        let name: String = raw
+                            .trim_start()
+                            .trim_start_matches("export")
+                            .trim_start()
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                            .collect();
+                        format!(
+                            "line {}: cannot parse the line for {name:?}: expected NAME=value, \
+                             with quotes around a value that has spaces (the value is not shown)",
+                            number + 1
+                        )
+                    }
+                    None => format!(
+                        "cannot parse a line (at character {column}): expected NAME=value, with \
+                         quotes around a value that has spaces (the value is not shown)"
+                    ),
+                });
             }
             Err(err) => return Err(format!("entry {}: {err}", index + 1)),
         }

@@ -38,6 +38,7 @@ mod settings;
 mod spec;
 
 pub use error::{Error, Result};
+pub use layers::read_env_file;
 pub use settings::{
     CacheSettings, ConfigSources, Configured, DEFAULT_LOCAL_FALLBACK, DataSource, OutputSettings,
     OverridesFrom, Provenance, RetrySettings, SecondarySettings, Secret, Settings, TimeoutSettings,

@@ -9,7 +9,7 @@ use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Profile, Provider};
 
 use crate::keys::{self, KeySpec};
-use crate::layers::{Origin, VarsLayer, read_dotenv};
+use crate::layers::{Origin, VarsLayer};
 use crate::{Error, Result};
 
 use super::{Provenance, Settings};
@@ -185,10 +185,7 @@ impl Settings {
             ".env",
         )?;
         if let Some(path) = &env_file {
-            let vars = read_dotenv(path).map_err(|message| Error::File {
-                path: path.display().to_string(),
-                message,
-            })?;
+            let vars = crate::read_env_file(path)?;
             if let Some(warning) = permission_warning(path, &vars) {
                 warnings.push(warning);
             }
