@@ -325,19 +325,20 @@ fn yes_runs_from_flags_without_a_terminal_and_keys_come_from_the_environment() {
     assert!(env.contains("AWS_SECRET_ACCESS_KEY=env-secret\n"), "{env}");
 
     // Run again: an existing .env is kept without --update-env.
-    std::fs::write(sandbox.path(".env"), "AWS_REGION=eu-west-1\n").unwrap();
-    let out = sandbox
-        .command()
-        .args([
+    let local_only = |extra: &[&str]| {
+        let mut args = vec![
             "setup",
             "--yes",
             "--storage",
             "local",
             "--local-file",
             "NASDAQ.csv",
-        ])
-        .output()
-        .unwrap();
+        ];
+        args.extend_from_slice(extra);
+        sandbox.command().args(args).output().unwrap()
+    };
+    std::fs::write(sandbox.path(".env"), "AWS_REGION=eu-west-1\n").unwrap();
+    let out = local_only(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("pass --update-env"),
@@ -348,19 +349,7 @@ fn yes_runs_from_flags_without_a_terminal_and_keys_come_from_the_environment() {
         std::fs::read_to_string(sandbox.path(".env")).unwrap(),
         "AWS_REGION=eu-west-1\n"
     );
-    let out = sandbox
-        .command()
-        .args([
-            "setup",
-            "--yes",
-            "--update-env",
-            "--storage",
-            "local",
-            "--local-file",
-            "NASDAQ.csv",
-        ])
-        .output()
-        .unwrap();
+    let out = local_only(&["--update-env"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let env = std::fs::read_to_string(sandbox.path(".env")).unwrap();
     assert!(
