@@ -23,8 +23,10 @@ fn main() {
         .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
         .unwrap_or_else(chrono::Utc::now)
         .format("%Y-%m-%d");
-    println!("cargo:rustc-env=NASDAQ_BUILD_COMMIT={commit}");
-    println!("cargo:rustc-env=NASDAQ_BUILD_DATE={date}");
+    // Not NASDAQ_*: `cargo run` also puts these in the program's
+    // environment, where the settings would warn about unknown NASDAQ_ keys.
+    println!("cargo:rustc-env=CLI_BUILD_COMMIT={commit}");
+    println!("cargo:rustc-env=CLI_BUILD_DATE={date}");
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
     if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
         println!("cargo:rerun-if-changed={dir}/HEAD");

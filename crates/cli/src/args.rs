@@ -11,9 +11,9 @@ use crate::exit::after_help;
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (commit ",
-    env!("NASDAQ_BUILD_COMMIT"),
+    env!("CLI_BUILD_COMMIT"),
     ", built ",
-    env!("NASDAQ_BUILD_DATE"),
+    env!("CLI_BUILD_DATE"),
     ")"
 );
 
