@@ -139,17 +139,42 @@ pub(crate) struct Stop {
 /// is dropped: downloads and writes in progress remove their temporary files
 /// on the way out, and no partial file is put in place.
 pub(crate) async fn interrupted() -> Stop {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        // Without handlers the default action (exit) applies; never resolve.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => Stop { name: "SIGINT", exit: Exit::Interrupted },
-        _ = term.recv() => Stop { name: "SIGTERM", exit: Exit::Terminated },
+    Signals::listen().next().await
+}
+
+/// SIGINT and SIGTERM handlers, installed when this is made (inside the
+/// runtime): from then on neither signal kills the process by default.
+pub(crate) struct Signals {
+    handlers: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    /// Installs the handlers; needs the runtime's context.
+    pub(crate) fn listen() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        let handlers = match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(int), Ok(term)) => Some((int, term)),
+            // Without handlers the default action (exit) applies.
+            _ => None,
+        };
+        Self { handlers }
+    }
+
+    /// The next signal; never resolves without handlers.
+    pub(crate) async fn next(&mut self) -> Stop {
+        let Some((int, term)) = &mut self.handlers else {
+            return std::future::pending().await;
+        };
+        // SIGTERM first: a terminal read it interrupts makes the console
+        // crate raise SIGINT too, and the signal that was sent must win.
+        tokio::select! {
+            biased;
+            _ = term.recv() => Stop { name: "SIGTERM", exit: Exit::Terminated },
+            _ = int.recv() => Stop { name: "SIGINT", exit: Exit::Interrupted },
+        }
     }
 }
 
