@@ -18,7 +18,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
@@ -36,8 +36,6 @@ use crate::{check, config, fetch, load, progress};
 static WRITING: Mutex<()> = Mutex::new(());
 /// Whether a network step is running (then a signal cancels it instead).
 static IN_STEP: AtomicBool = AtomicBool::new(false);
-/// The exit code of the signal the watcher received, 0 before any.
-static RECEIVED: AtomicU8 = AtomicU8::new(0);
 /// Whether `.env` has been written, for the message on interruption.
 static ENV_WRITTEN: AtomicBool = AtomicBool::new(false);
 
@@ -102,7 +100,6 @@ fn watch_signals(
     runtime.spawn(async move {
         let stop = loop {
             let stop = signals.next().await;
-            RECEIVED.store(stop.exit.code(), Ordering::SeqCst);
             // During a step its future is dropped by the wizard, which then
             // cleans up; a second signal during that clean-up exits at once.
             if !IN_STEP.load(Ordering::SeqCst) || sender.borrow().is_some() {
@@ -791,17 +788,12 @@ impl Wizard<'_> {
         match answer {
             Ok(value) => Ok(value),
             Err(dialoguer::Error::IO(err)) if err.kind() == std::io::ErrorKind::Interrupted => {
-                // A signal also interrupts the terminal read (EINTR): then the
-                // watcher is about to exit with that signal's code; a Ctrl-C
-                // typed in raw mode arrives here with no signal at all.
-                for _ in 0..20 {
-                    if RECEIVED.load(Ordering::SeqCst) != 0 {
-                        // The watcher exits the process: leave it the terminal.
-                        std::thread::sleep(std::time::Duration::from_secs(5));
-                        break;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
+                // The console crate raises SIGINT whenever a read is
+                // interrupted (Ctrl-C typed in raw mode, or EINTR from any
+                // signal), so the watcher is already exiting with the right
+                // code and message: leave it the terminal. This is reached
+                // only if it did not.
+                std::thread::sleep(std::time::Duration::from_secs(5));
                 let _ = dialoguer::console::Term::stderr().show_cursor();
                 Err(Stopped {
                     exit: Exit::Interrupted,

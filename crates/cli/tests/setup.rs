@@ -70,6 +70,13 @@ fn answer(session: &mut PtySession, steps: &[Step]) -> String {
     seen
 }
 
+/// Answers `steps`, then reads to the end: everything shown, and the exit code.
+fn finish(session: &mut PtySession, steps: &[Step]) -> (String, i32) {
+    let mut seen = answer(session, steps);
+    seen += &session.exp_eof().unwrap();
+    (seen, exit_code(session))
+}
+
 /// The exit code (or 128 + signal) of the wizard once it has ended.
 fn exit_code(session: &PtySession) -> i32 {
     match session.process().wait().unwrap() {
@@ -87,22 +94,15 @@ fn a_newcomer_goes_from_an_empty_directory_to_a_verified_load() {
     let admin = server.user("admin").clone();
     let sandbox = Sandbox::new();
     sandbox.write("NASDAQ.csv", SAMPLE);
-    let mut session = spawn(&sandbox);
-    let mut seen = answer(
-        &mut session,
-        &questions(&server.endpoint, &admin.key_id, &admin.secret),
-    );
-    seen += &answer(
-        &mut session,
-        &[
-            step("Write .env (mode 600)?", "y"),
-            step("Run the connection test now?", "y"),
-            step("does not exist yet. Upload NASDAQ.csv there now?", "y"),
-            step("Run a verification load?", "y"),
-        ],
-    );
-    seen += &session.exp_eof().unwrap();
-    assert_eq!(exit_code(&session), 0, "{seen}");
+    let mut steps = questions(&server.endpoint, &admin.key_id, &admin.secret);
+    steps.extend([
+        step("Write .env (mode 600)?", "y"),
+        step("Run the connection test now?", "y"),
+        step("does not exist yet. Upload NASDAQ.csv there now?", "y"),
+        step("Run a verification load?", "y"),
+    ]);
+    let (seen, code) = finish(&mut spawn(&sandbox), &steps);
+    assert_eq!(code, 0, "{seen}");
 
     // Each step said what it did.
     for needle in [
@@ -236,18 +236,14 @@ fn an_existing_env_is_kept_unless_the_user_confirms() {
 
     // Declined (and the default): the file is untouched.
     for confirm in ["n", ENTER] {
-        let mut session = spawn(&sandbox);
-        let mut seen = answer(&mut session, &steps(confirm));
-        seen += &session.exp_eof().unwrap();
-        assert_eq!(exit_code(&session), 0, "{seen}");
+        let (seen, code) = finish(&mut spawn(&sandbox), &steps(confirm));
+        assert_eq!(code, 0, "{seen}");
         assert_eq!(std::fs::read_to_string(sandbox.path(".env")).unwrap(), mine);
     }
 
     // Confirmed: the keys are updated in place, the rest kept.
-    let mut session = spawn(&sandbox);
-    let mut seen = answer(&mut session, &steps("y"));
-    seen += &session.exp_eof().unwrap();
-    assert_eq!(exit_code(&session), 0, "{seen}");
+    let (seen, code) = finish(&mut spawn(&sandbox), &steps("y"));
+    assert_eq!(code, 0, "{seen}");
     let text = std::fs::read_to_string(sandbox.path(".env")).unwrap();
     assert!(
         text.starts_with("# my settings\nAWS_REGION=eu-west-1\nMY_OWN_KEY=\"keep me\"  # mine\n"),
