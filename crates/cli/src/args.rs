@@ -31,7 +31,16 @@ Examples:
   nasdaq-cli fetch NASDAQ.csv -o bars.parquet        a local file to Parquet
   nasdaq-cli fetch s3://my-bucket/NASDAQ.csv --json  the load report as JSON
   nasdaq-cli fetch s3://my-bucket/daily/ --glob '*.csv' --tickers AAPL,MSFT --from 2024-01-01
-  nasdaq-cli fetch --offline                         the cached copy, no request";
+  nasdaq-cli fetch --offline                         the cached copy, no request
+  nasdaq-cli fetch s3://my-bucket/raw/ -o s3://my-bucket/curated/ --partition-by year
+  nasdaq-cli fetch s3://my-bucket/raw/ -o s3://my-bucket/curated/ --partition-by year --append
+  nasdaq-cli fetch s3://my-bucket/curated/ --tickers AAPL --from 2024-01-01   read a dataset back";
+
+const WATCH_EXAMPLES: &str = "\
+Examples:
+  nasdaq-cli watch s3://my-bucket/raw/ --output s3://my-bucket/curated/ --partition-by year
+  nasdaq-cli watch ./incoming/ --glob '*.csv' --output ./dataset/ --every 5m
+  nasdaq-cli watch s3://my-bucket/raw/ -o s3://my-bucket/curated/ --rounds 1   one round, for cron";
 
 const VALIDATE_EXAMPLES: &str = "\
 Examples:
@@ -183,6 +192,14 @@ pub(crate) enum Command {
     /// Check data quality: per rule, the count and the first examples with file and line.
     #[command(after_help = after_help(VALIDATE_EXAMPLES))]
     Validate(ValidateArgs),
+    /// Poll a source prefix and append what is new to a Parquet dataset.
+    ///
+    /// Each round runs `fetch SOURCE --output DATASET --append`: only
+    /// source files the dataset's manifest has not seen are loaded. Stops
+    /// cleanly on SIGINT or SIGTERM, between rounds or by dropping an
+    /// unfinished round (nothing of it is committed).
+    #[command(after_help = after_help(WATCH_EXAMPLES))]
+    Watch(WatchArgs),
     /// List objects with size, last-modified and ETag.
     #[command(after_help = after_help(LS_EXAMPLES))]
     Ls(LsArgs),
@@ -402,13 +419,81 @@ pub(crate) struct LoadArgs {
 pub(crate) struct FetchArgs {
     #[command(flatten)]
     pub(crate) load: LoadArgs,
-    /// Write the table here; the extension picks the format:
-    /// .parquet, .arrow / .ipc / .feather, or .csv.
-    #[arg(short, long, value_name = "PATH")]
+    /// Write the table here: a path or s3://BUCKET/KEY, whose extension
+    /// picks the format (.parquet, .arrow / .ipc / .feather, .csv); or a
+    /// Parquet dataset (a folder, file:// or s3:// URL ending in /, or with
+    /// --partition-by / --append).
+    #[arg(short, long, value_name = "PATH|URL")]
     pub(crate) output: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) dataset: DatasetArgs,
     /// Print the load report as one JSON object on stdout instead of the summary.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// How a Parquet dataset is written: shared by `fetch` and `watch`.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Dataset options")]
+pub(crate) struct DatasetArgs {
+    /// Write a Hive-partitioned dataset at --output: year (year=2024/),
+    /// month (year=2024/month=3/) or none.
+    #[arg(long, value_enum, value_name = "LAYOUT")]
+    pub(crate) partition_by: Option<PartitionBy>,
+    /// Add to the dataset at --output: load only the source files its
+    /// manifest has not seen (by ETag and SHA-256); a changed source file
+    /// replaces the rows it contributed.
+    #[arg(long, requires = "output")]
+    pub(crate) append: bool,
+    /// Close a dataset's part file at about this size, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 128)]
+    pub(crate) target_file_size: usize,
+    /// Source files loaded at once when writing a dataset.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) jobs: u16,
+}
+
+/// A dataset's folder layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PartitionBy {
+    /// All files in the dataset's folder.
+    None,
+    /// year=YYYY/.
+    Year,
+    /// year=YYYY/month=M/.
+    Month,
+}
+
+impl PartitionBy {
+    /// The library's name for it.
+    pub(crate) fn layout(self) -> nasdaq_data::Partitioning {
+        match self {
+            Self::None => nasdaq_data::Partitioning::None,
+            Self::Year => nasdaq_data::Partitioning::Year,
+            Self::Month => nasdaq_data::Partitioning::Month,
+        }
+    }
+}
+
+/// `nasdaq-cli watch`.
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    #[command(flatten)]
+    pub(crate) load: LoadArgs,
+    /// The dataset to append to: a folder, file:// or s3:// URL.
+    #[arg(short, long, value_name = "URL")]
+    pub(crate) output: PathBuf,
+    /// How long to wait between two looks at the source, e.g. 30s, 5m, 1h.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub(crate) every: std::time::Duration,
+    /// Stop after this many rounds (default: until SIGINT or SIGTERM).
+    #[arg(long, value_name = "N")]
+    pub(crate) rounds: Option<u64>,
+    /// Print each round's report as one JSON object per line.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) dataset: DatasetArgs,
 }
 
 /// `nasdaq-cli validate`.

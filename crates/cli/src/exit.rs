@@ -133,6 +133,9 @@ fn data_exit(err: &nasdaq_data::Error) -> Exit {
         nasdaq_data::Error::BadTarget { .. } | nasdaq_data::Error::OutputIsInput { .. } => {
             Exit::Usage
         }
+        nasdaq_data::Error::HeldTwice { .. } => Exit::Data,
+        // Another writer's doing, like a busy server: run again.
+        nasdaq_data::Error::Conflict { .. } => Exit::Source,
         _ => Exit::Other,
     }
 }
@@ -157,7 +160,9 @@ fn core_exit(err: &CoreError) -> Exit {
         | CoreError::Quality { .. }
         | CoreError::Checksum { .. }
         | CoreError::CorruptStream { .. }
-        | CoreError::TooLarge { .. } => Exit::Data,
+        | CoreError::TooLarge { .. }
+        | CoreError::BadManifest { .. }
+        | CoreError::BadDataFile { .. } => Exit::Data,
         _ => Exit::Other,
     }
 }

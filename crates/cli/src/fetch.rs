@@ -3,10 +3,10 @@
 use std::process::ExitCode;
 
 use arrow::util::pretty::pretty_format_batches;
-use nasdaq_data::Purpose;
+use nasdaq_data::{DatasetOptions, DatasetReport, LoadOptions, Purpose};
 
-use crate::args::{FetchArgs, GlobalArgs};
-use crate::load;
+use crate::args::{DatasetArgs, FetchArgs, GlobalArgs, PartitionBy};
+use crate::{config, load};
 
 /// Rows shown by the preview.
 const PREVIEW_ROWS: usize = 5;
@@ -31,8 +31,68 @@ pub(crate) fn summary(report: &nasdaq_data::LoadReport) -> String {
     )
 }
 
+/// Whether `--output` names a dataset rather than one file: a layout or
+/// an append asked for, or an address ending in `/`.
+pub(crate) fn is_dataset(output: &std::path::Path, dataset: &DatasetArgs) -> bool {
+    dataset.partition_by.is_some()
+        || dataset.append
+        || output.to_string_lossy().ends_with('/')
+        || output.is_dir()
+}
+
+/// The library's dataset options from the arguments.
+pub(crate) fn dataset_options(
+    load: LoadOptions,
+    output: &std::path::Path,
+    args: &DatasetArgs,
+) -> DatasetOptions {
+    DatasetOptions {
+        partition_by: args
+            .partition_by
+            .map_or(nasdaq_data::Partitioning::None, PartitionBy::layout),
+        append: args.append,
+        target_file_bytes: args.target_file_size.max(1) * 1024 * 1024,
+        concurrency: usize::from(args.jobs),
+        ..DatasetOptions::new(load, output.to_string_lossy())
+    }
+}
+
+/// The one-line summary of a dataset write.
+pub(crate) fn dataset_summary(report: &DatasetReport) -> String {
+    if !report.committed {
+        return format!(
+            "{}: nothing new ({} source file(s) already in version {}, {} rows)",
+            report.dataset, report.unchanged, report.version, report.rows
+        );
+    }
+    format!(
+        "{}: version {} committed: {} file(s) written, {} removed; {} source file(s) added, {} replaced, {} unchanged; {} rows in the dataset, in {} ms",
+        report.dataset,
+        report.version,
+        report.files_written.len(),
+        report.files_removed.len(),
+        report.added.len(),
+        report.replaced.len(),
+        report.unchanged,
+        report.rows,
+        report.elapsed_ms
+    )
+}
+
 pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
     let mut options = load::options(global, &args.load, Purpose::Fetch)?;
+    if let Some(output) = args.output.as_deref().filter(|o| is_dataset(o, &args.dataset)) {
+        let session = config::session(global)?;
+        let report = session
+            .write_dataset(&dataset_options(options, output, &args.dataset))
+            .await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            println!("{}", dataset_summary(&report));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     options.output = args.output.clone();
     let loaded = load::run(global, &options).await?;
     let report = &loaded.report;

@@ -13,6 +13,7 @@ mod progress;
 mod setup;
 mod upload;
 mod validate;
+mod watch;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -61,13 +62,18 @@ fn main() -> ExitCode {
         let outcome = setup::run(&runtime, &cli.global, args);
         return finish(outcome);
     }
+    // `watch` takes the signals itself: for it they are the way to stop.
+    let watching = matches!(cli.command, Command::Watch(_));
     let outcome = runtime.block_on(async {
+        if watching {
+            return Ok(run(cli).await);
+        }
         tokio::select! {
             outcome = run(cli) => Ok(outcome),
             signal = interrupted() => Err(signal),
         }
     });
-    if outcome.is_err() {
+    if outcome.is_err() || watching {
         // An interrupted multipart upload is being aborted on the server.
         runtime.block_on(nasdaq_storage::cleanup::finish(
             std::time::Duration::from_secs(10),
@@ -182,6 +188,7 @@ impl Signals {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Fetch(args) => fetch::run(&cli.global, args).await,
+        Command::Watch(args) => watch::run(&cli.global, args).await,
         Command::Validate(args) => validate::run(&cli.global, args).await,
         Command::Ls(args) => ls::run(&cli.global, args).await,
         Command::Check(args) => check::run(&cli.global, args).await,

@@ -201,6 +201,24 @@ pub enum Error {
         /// The cap in bytes.
         cap: u64,
     },
+    /// A dataset's manifest cannot be read.
+    #[error(
+        "{uri}: not a readable dataset manifest: {message}; it was not written by nasdaq-data, or was damaged (the previous version under _manifest/ still lists a consistent set of files)"
+    )]
+    BadManifest {
+        /// The manifest's address.
+        uri: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file of a dataset cannot be decoded.
+    #[error("{file}: not a readable dataset file: {message}")]
+    BadDataFile {
+        /// The file's address.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A worker stopped unexpectedly (a bug).
     #[error("internal error: {message}")]
     Internal {

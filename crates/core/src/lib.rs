@@ -44,6 +44,7 @@
 
 pub mod calendar;
 mod compression;
+pub mod dataset;
 mod dialect;
 mod error;
 mod loader;
@@ -57,7 +58,7 @@ mod writer;
 
 pub use dialect::{dialect_names, ticker_from_file_name};
 pub use error::{Error, Result, WriteFailure};
-pub use loader::{Candidate, LoadRequest, Loaded, Loader};
+pub use loader::{Candidate, LoadRequest, Loaded, Loader, matching_objects};
 pub use nasdaq_storage::Progress;
 pub use parse::RowFilter;
 pub use quality::{Policies, Policy, QualityReport, Rule};
@@ -66,4 +67,6 @@ pub use reader::{
 };
 pub use report::{FileLineage, LoadReport, Role, RunFacts, SourceFailure};
 pub use table::{Summary, Table, summarize};
-pub use writer::{CancelFlag, Compression, OutputFormat, WriteOptions, write_table};
+pub use writer::{
+    CancelFlag, Compression, OutputFormat, ParquetEncoder, WriteOptions, encode_table, write_table,
+};

@@ -10,6 +10,7 @@ use arrow::datatypes::Date32Type;
 use arrow::datatypes::{DataType, Field, Schema};
 use nasdaq_storage::{GetOptions, MarketSource, ObjectInfo};
 
+use crate::dataset;
 use crate::quality::{Origins, Policies, QualityReport, Ranks, evaluate};
 use crate::reader::{ParseOptions, ReadOptions, read_csv};
 use crate::report::{EngineFacts, FileLineage, Role, SourceFailure};
@@ -175,55 +176,90 @@ impl Loader {
         })
     }
 
-    /// The objects a request names in `source`: one key, or the matching objects under a prefix.
-    async fn objects(
-        &self,
-        source: &Arc<dyn MarketSource>,
-        request: &LoadRequest,
-    ) -> Result<Vec<String>> {
-        if !request.is_prefix() {
-            return Ok(vec![request.key.clone()]);
-        }
-        let pattern = match &request.glob {
-            Some(glob) => Some(glob::Pattern::new(glob).map_err(|err| Error::BadGlob {
-                glob: glob.clone(),
-                message: err.to_string(),
-            })?),
-            None => None,
-        };
-        let listed: Vec<ObjectInfo> = source.list(&request.key).await?;
-        let keys: Vec<String> = listed
-            .into_iter()
-            .map(|o| o.key)
-            .filter(|key| {
-                let name = key.rsplit('/').next().unwrap_or(key);
-                let hidden = name.starts_with('.');
-                let wanted = match &pattern {
-                    Some(p) => p.matches(name) || p.matches(&key[request.key.len()..]),
-                    None => true,
-                };
-                !hidden && wanted
-            })
-            .collect();
-        if keys.is_empty() {
-            return Err(Error::NoFiles {
-                prefix: source.uri(&request.key),
-                glob: request.glob.clone().unwrap_or_else(|| "*".to_owned()),
-            });
-        }
-        Ok(keys)
-    }
-
     async fn load_from(
         &self,
         source: &Arc<dyn MarketSource>,
         request: &LoadRequest,
     ) -> Result<Read> {
         let started = Instant::now();
-        let keys = self.objects(source, request).await?;
+        let (files, lineage) = if request.is_prefix() {
+            let listed = source.list(&request.key).await?;
+            let keys = listed.iter().map(|o| o.key.as_str());
+            match dataset::latest_manifest(&**source, &request.key, keys).await? {
+                Some(manifest) => {
+                    self.read_dataset(source, request, &manifest).await?
+                }
+                None => {
+                    let keys = matching_objects(listed, &request.key, request.glob.as_deref())
+                        .map_err(|err| match err {
+                            Error::NoFiles { glob, .. } => Error::NoFiles {
+                                prefix: source.uri(&request.key),
+                                glob,
+                            },
+                            other => other,
+                        })?;
+                    let keys: Vec<String> = keys.into_iter().map(|o| o.key).collect();
+                    self.read_csv_files(source, request, &keys).await?
+                }
+            }
+        } else {
+            self.read_csv_files(source, request, std::slice::from_ref(&request.key))
+                .await?
+        };
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            files = lineage.len(),
+            "read and parsed"
+        );
+        let names: Vec<String> = lineage.iter().map(|l| l.uri.clone()).collect();
+        let policies = request.policies.clone();
+        let collect_rejects = request.collect_rejects;
+        let (table, summary, quality, rejects) = tokio::task::spawn_blocking(move || {
+            check_and_keep(files, &names, &policies, collect_rejects)
+        })
+        .await
+        .map_err(|err| Error::Internal {
+            message: format!("sorting stopped: {err}"),
+        })??;
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "sorted and checked"
+        );
+        if quality.failed && request.fail_on_error_rules {
+            return Err(Error::Quality {
+                uri: source.uri(&request.key),
+                summary: quality.failure_summary(),
+            });
+        }
+        Ok(Read {
+            table,
+            facts: EngineFacts {
+                // Only a load of several files is named by its prefix; asking
+                // the source for an address it does not need is a call too.
+                requested_uri: (lineage.len() != 1).then(|| source.uri(&request.key)),
+                summary,
+                rejected: quality.rejected(),
+                warnings: quality.warnings(),
+                files: lineage,
+                elapsed: started.elapsed(),
+            },
+            quality,
+            rejects,
+        })
+    }
+}
+
+impl Loader {
+    /// Reads and parses each CSV object at `keys`, in turn.
+    async fn read_csv_files(
+        &self,
+        source: &Arc<dyn MarketSource>,
+        request: &LoadRequest,
+        keys: &[String],
+    ) -> Result<(Vec<FileRows>, Vec<FileLineage>)> {
         let mut files = Vec::with_capacity(keys.len());
         let mut lineage = Vec::with_capacity(keys.len());
-        for key in &keys {
+        for key in keys {
             let fetched = source.get(key, GetOptions::default()).await?;
             let info = fetched.info;
             if let Some(progress) = &self.options.progress {
@@ -263,47 +299,143 @@ impl Loader {
                 negative_volume: read.negative_volume,
             });
         }
-        tracing::debug!(
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            files = keys.len(),
-            "read and parsed"
-        );
-        let names: Vec<String> = lineage.iter().map(|l| l.uri.clone()).collect();
-        let policies = request.policies.clone();
-        let collect_rejects = request.collect_rejects;
-        let (table, summary, quality, rejects) = tokio::task::spawn_blocking(move || {
-            check_and_keep(files, &names, &policies, collect_rejects)
-        })
-        .await
-        .map_err(|err| Error::Internal {
-            message: format!("sorting stopped: {err}"),
-        })??;
-        tracing::debug!(
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "sorted and checked"
-        );
-        if quality.failed && request.fail_on_error_rules {
-            return Err(Error::Quality {
-                uri: source.uri(&request.key),
-                summary: quality.failure_summary(),
-            });
-        }
-        Ok(Read {
-            table,
-            facts: EngineFacts {
-                // Only a load of several files is named by its prefix; asking
-                // the source for an address it does not need is a call too.
-                requested_uri: (lineage.len() != 1).then(|| source.uri(&request.key)),
-                summary,
-                rejected: quality.rejected(),
-                warnings: quality.warnings(),
-                files: lineage,
-                elapsed: started.elapsed(),
-            },
-            quality,
-            rejects,
-        })
+        Ok((files, lineage))
     }
+
+    /// Reads the files of a dataset that the request's filter needs (the
+    /// manifest's dates and tickers prune the rest), each checked against
+    /// the SHA-256 the manifest lists.
+    async fn read_dataset(
+        &self,
+        source: &Arc<dyn MarketSource>,
+        request: &LoadRequest,
+        manifest: &dataset::Manifest,
+    ) -> Result<(Vec<FileRows>, Vec<FileLineage>)> {
+        use futures::{StreamExt, TryStreamExt};
+        use sha2::Digest;
+        let wanted = manifest.prune(&request.parse.filter);
+        tracing::info!(
+            version = manifest.version,
+            files = wanted.len(),
+            of = manifest.files.len(),
+            "reading a dataset"
+        );
+        if let Some(progress) = &self.options.progress {
+            let total = wanted.iter().map(|f| f.bytes).sum();
+            progress.start(&source.uri(&request.key), Some(total));
+        }
+        let read = futures::stream::iter(wanted)
+            .map(|file| async move {
+                let key = format!("{}{}", request.key, file.path);
+                let fetched = source.get(&key, GetOptions::default()).await?;
+                let info = fetched.info;
+                let body = dataset::collect(fetched.stream, file.bytes as usize, &info.uri)
+                    .await
+                    .map_err(|err| match err {
+                        Error::BadManifest { uri, .. } => Error::BadDataFile {
+                            file: uri,
+                            message: format!(
+                                "longer than the {} bytes the manifest lists",
+                                file.bytes
+                            ),
+                        },
+                        other => other,
+                    })?;
+                if let Some(progress) = &self.options.progress {
+                    progress.advance(body.len() as u64);
+                }
+                let sha256 = hex::encode(sha2::Sha256::digest(&body));
+                if sha256 != file.sha256 {
+                    return Err(Error::Checksum {
+                        file: info.uri,
+                        expected: file.sha256.clone(),
+                        actual: sha256,
+                    });
+                }
+                let bytes = body.len() as u64;
+                let filter = request.parse.filter.clone();
+                let uri = info.uri.clone();
+                let batches = tokio::task::spawn_blocking(move || {
+                    dataset::decode_file(body, &uri, &filter)
+                })
+                .await
+                .map_err(|err| Error::Internal {
+                    message: format!("decoding stopped: {err}"),
+                })??;
+                let lines = batches
+                    .iter()
+                    .scan(0u64, |seen, batch| {
+                        let first = *seen;
+                        *seen += batch.num_rows() as u64;
+                        Some((first + 1..=*seen).collect::<Vec<u64>>())
+                    })
+                    .collect();
+                let negative_volume = vec![Vec::new(); batches.len()];
+                let lineage = FileLineage {
+                    uri: info.uri.clone(),
+                    etag: info.etag.clone(),
+                    version: info.version.clone(),
+                    last_modified: Some(info.last_modified.to_rfc3339()),
+                    sha256,
+                    bytes,
+                    dialect: format!("parquet (dataset version {})", manifest.version),
+                    rows_read: file.rows,
+                    cache: fetched.cache.as_ref().map(|c| c.status().to_owned()),
+                    stale_reason: None,
+                };
+                Ok::<_, Error>((
+                    FileRows {
+                        batches,
+                        lines,
+                        negative_volume,
+                    },
+                    lineage,
+                ))
+            })
+            .buffered(4)
+            .try_collect::<Vec<_>>()
+            .await;
+        if let Some(progress) = &self.options.progress {
+            progress.finish();
+        }
+        Ok(read?.into_iter().unzip())
+    }
+}
+
+/// The objects of a listing of `prefix` that a load takes: not hidden, and
+/// matching `glob` (by name, or by the path under the prefix).
+pub fn matching_objects(
+    listed: Vec<ObjectInfo>,
+    prefix: &str,
+    glob: Option<&str>,
+) -> Result<Vec<ObjectInfo>> {
+    let pattern = match glob {
+        Some(glob) => Some(glob::Pattern::new(glob).map_err(|err| Error::BadGlob {
+            glob: glob.to_owned(),
+            message: err.to_string(),
+        })?),
+        None => None,
+    };
+    let objects: Vec<ObjectInfo> = listed
+        .into_iter()
+        .filter(|object| {
+            let key = &object.key;
+            let name = key.rsplit('/').next().unwrap_or(key);
+            let hidden = name.starts_with('.');
+            let wanted = match &pattern {
+                Some(p) => p.matches(name) || p.matches(&key[prefix.len().min(key.len())..]),
+                None => true,
+            };
+            !hidden && wanted
+        })
+        .collect();
+    if objects.is_empty() {
+        return Err(Error::NoFiles {
+            prefix: prefix.to_owned(),
+            glob: glob.unwrap_or("*").to_owned(),
+        });
+    }
+    Ok(objects)
 }
 
 /// Sorts, checks the quality rules, drops what the policies drop.

@@ -199,7 +199,8 @@ pub struct RowFilter {
 }
 
 impl RowFilter {
-    fn days(date: Option<chrono::NaiveDate>) -> Option<i32> {
+    /// A date as days since 1970-01-01.
+    pub(crate) fn days(date: Option<chrono::NaiveDate>) -> Option<i32> {
         date.map(|d| d.num_days_from_ce() - EPOCH_DAYS_FROM_CE)
     }
 }

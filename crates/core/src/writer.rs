@@ -5,7 +5,6 @@
 //! replaces a good one.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -156,12 +155,8 @@ pub fn write_table(table: &Table, path: &Path, options: &WriteOptions) -> Result
         .as_file()
         .try_clone()
         .map_err(|err| failure(err.into()))?;
-    match format {
-        OutputFormat::Parquet => write_parquet(table, file, options),
-        OutputFormat::ArrowIpc => write_ipc(table, file, &options.metadata),
-        OutputFormat::Csv => write_csv(table, file),
-    }
-    .map_err(failure)?;
+    let mut sink = encode_table(table, format, BufWriter::new(file), options).map_err(failure)?;
+    sink.flush().map_err(|err| failure(err.into()))?;
     temp.as_file()
         .sync_all()
         .map_err(|err| failure(err.into()))?;
@@ -174,73 +169,129 @@ pub fn write_table(table: &Table, path: &Path, options: &WriteOptions) -> Result
     Ok(())
 }
 
-/// Writes Parquet, encoding the columns of each row group in parallel (the
-/// plain `ArrowWriter` encodes one column after another).
-fn write_parquet(table: &Table, file: File, options: &WriteOptions) -> Result<(), WriteFailure> {
-    use parquet::arrow::arrow_writer::{
-        ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves,
-    };
-    use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
-    use parquet::file::writer::SerializedFileWriter;
-    use rayon::prelude::*;
-
-    let key_values = options
-        .metadata
-        .iter()
-        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
-        .collect();
-    // The metadata goes both into the file's key-value metadata (DuckDB,
-    // polars, parquet-tools) and into the Arrow schema (pyarrow's schema.metadata).
-    let schema = with_metadata(table, &options.metadata);
-    let mut properties = WriterProperties::builder()
-        .set_compression(match options.compression {
-            Compression::Zstd => ParquetCompression::ZSTD(ZstdLevel::default()),
-            Compression::Snappy => ParquetCompression::SNAPPY,
-            Compression::None => ParquetCompression::UNCOMPRESSED,
-        })
-        .set_key_value_metadata(Some(key_values))
-        .set_max_row_group_row_count(Some(options.row_group_rows))
-        .build();
-    add_encoded_arrow_schema_to_metadata(&schema, &mut properties);
-    let properties = Arc::new(properties);
-    let parquet_schema = ArrowSchemaConverter::new()
-        .with_coerce_types(properties.coerce_types())
-        .convert(&schema)?;
-    let mut writer = SerializedFileWriter::new(
-        BufWriter::new(file),
-        parquet_schema.root_schema_ptr(),
-        properties,
-    )?;
-    let factory = ArrowRowGroupWriterFactory::new(&writer, schema.clone());
-    let all = arrow::compute::concat_batches(&table.schema, &table.batches)?;
-    let rows = all.num_rows();
-    let per_group = options.row_group_rows.max(1);
-    for (index, start) in (0..rows).step_by(per_group).enumerate() {
-        let group = all.slice(start, per_group.min(rows - start));
-        if options.cancel.is_cancelled() {
-            return Err(cancelled());
+/// Encodes `table` as `format` into `sink` (a file, memory, an upload in
+/// parts) and returns the sink, not flushed. The cancel flag stops a
+/// Parquet encoding between row groups.
+pub fn encode_table<W: Write + Send>(
+    table: &Table,
+    format: OutputFormat,
+    sink: W,
+    options: &WriteOptions,
+) -> Result<W, WriteFailure> {
+    match format {
+        OutputFormat::Parquet => {
+            let mut encoder = ParquetEncoder::new(sink, table, options)?;
+            let all = arrow::compute::concat_batches(&table.schema, &table.batches)?;
+            encoder.write(&all)?;
+            encoder.finish()
         }
-        let writers = factory.create_column_writers(index)?;
-        let chunks: Vec<ArrowColumnChunk> = writers
-            .into_par_iter()
-            .zip(group.columns().par_iter().zip(schema.fields().par_iter()))
-            .map(|(mut column_writer, (column, field))| {
-                for leaf in compute_leaves(field, column)? {
-                    column_writer.write(&leaf)?;
-                }
-                column_writer.close()
-            })
-            .collect::<Result<_, _>>()?;
-        let mut row_group = writer.next_row_group()?;
-        for chunk in chunks {
-            chunk.append_to_row_group(&mut row_group)?;
-        }
-        row_group.close()?;
+        OutputFormat::ArrowIpc => write_ipc(table, sink, &options.metadata),
+        OutputFormat::Csv => write_csv(table, sink),
     }
-    writer
-        .into_inner()
-        .map_err(WriteFailure::from)
-        .and_then(|mut w| w.flush().map_err(WriteFailure::from))
+}
+
+/// A Parquet encoder over any writer (a file, memory, an upload in parts)
+/// that encodes the columns of each row group in parallel (the plain
+/// `ArrowWriter` encodes one column after another). Row groups hold
+/// `options.row_group_rows` rows; the cancel flag is checked before each.
+pub struct ParquetEncoder<W: Write + Send> {
+    writer: parquet::file::writer::SerializedFileWriter<W>,
+    factory: parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    row_group_rows: usize,
+    groups: usize,
+    cancel: CancelFlag,
+}
+
+impl<W: Write + Send> ParquetEncoder<W> {
+    /// Starts a file of `table`'s schema, with `options`' compression and
+    /// metadata (in the file's key-value metadata and in the Arrow schema).
+    pub fn new(sink: W, table: &Table, options: &WriteOptions) -> Result<Self, WriteFailure> {
+        use parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory;
+        use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
+        use parquet::file::writer::SerializedFileWriter;
+
+        let key_values = options
+            .metadata
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+            .collect();
+        // The metadata goes both into the file's key-value metadata (DuckDB,
+        // polars, parquet-tools) and into the Arrow schema (pyarrow's schema.metadata).
+        let schema = with_metadata(table, &options.metadata);
+        let mut properties = WriterProperties::builder()
+            .set_compression(match options.compression {
+                Compression::Zstd => ParquetCompression::ZSTD(ZstdLevel::default()),
+                Compression::Snappy => ParquetCompression::SNAPPY,
+                Compression::None => ParquetCompression::UNCOMPRESSED,
+            })
+            .set_key_value_metadata(Some(key_values))
+            .set_max_row_group_row_count(Some(options.row_group_rows))
+            .build();
+        add_encoded_arrow_schema_to_metadata(&schema, &mut properties);
+        let properties = Arc::new(properties);
+        let parquet_schema = ArrowSchemaConverter::new()
+            .with_coerce_types(properties.coerce_types())
+            .convert(&schema)?;
+        let writer =
+            SerializedFileWriter::new(sink, parquet_schema.root_schema_ptr(), properties)?;
+        let factory = ArrowRowGroupWriterFactory::new(&writer, schema.clone());
+        Ok(Self {
+            writer,
+            factory,
+            schema,
+            row_group_rows: options.row_group_rows.max(1),
+            groups: 0,
+            cancel: options.cancel.clone(),
+        })
+    }
+
+    /// Encodes `rows` as one or more row groups.
+    pub fn write(&mut self, rows: &arrow::array::RecordBatch) -> Result<(), WriteFailure> {
+        use parquet::arrow::arrow_writer::{ArrowColumnChunk, compute_leaves};
+        use rayon::prelude::*;
+
+        let total = rows.num_rows();
+        for start in (0..total).step_by(self.row_group_rows) {
+            let group = rows.slice(start, self.row_group_rows.min(total - start));
+            if self.cancel.is_cancelled() {
+                return Err(cancelled());
+            }
+            let writers = self.factory.create_column_writers(self.groups)?;
+            self.groups += 1;
+            let chunks: Vec<ArrowColumnChunk> = writers
+                .into_par_iter()
+                .zip(
+                    group
+                        .columns()
+                        .par_iter()
+                        .zip(self.schema.fields().par_iter()),
+                )
+                .map(|(mut column_writer, (column, field))| {
+                    for leaf in compute_leaves(field, column)? {
+                        column_writer.write(&leaf)?;
+                    }
+                    column_writer.close()
+                })
+                .collect::<Result<_, _>>()?;
+            let mut row_group = self.writer.next_row_group()?;
+            for chunk in chunks {
+                chunk.append_to_row_group(&mut row_group)?;
+            }
+            row_group.close()?;
+        }
+        Ok(())
+    }
+
+    /// Bytes handed to the writer so far (whole row groups).
+    pub fn bytes_written(&self) -> usize {
+        self.writer.bytes_written()
+    }
+
+    /// Writes the footer and returns the writer.
+    pub fn finish(self) -> Result<W, WriteFailure> {
+        Ok(self.writer.into_inner()?)
+    }
 }
 
 /// The table's schema carrying `metadata`.
@@ -251,26 +302,27 @@ fn with_metadata(table: &Table, metadata: &[(String, String)]) -> SchemaRef {
     ))
 }
 
-fn write_ipc(table: &Table, file: File, metadata: &[(String, String)]) -> Result<(), WriteFailure> {
+fn write_ipc<W: Write>(
+    table: &Table,
+    sink: W,
+    metadata: &[(String, String)],
+) -> Result<W, WriteFailure> {
     let schema = with_metadata(table, metadata);
-    let mut writer = arrow::ipc::writer::FileWriter::try_new(BufWriter::new(file), &schema)?;
+    let mut writer = arrow::ipc::writer::FileWriter::try_new(sink, &schema)?;
     for batch in &table.batches {
         let batch = batch.clone().with_schema(schema.clone())?;
         writer.write(&batch)?;
     }
     writer.finish()?;
-    writer
-        .into_inner()
-        .map_err(WriteFailure::from)
-        .and_then(|mut w| w.flush().map_err(WriteFailure::from))
+    Ok(writer.into_inner()?)
 }
 
-fn write_csv(table: &Table, file: File) -> Result<(), WriteFailure> {
+fn write_csv<W: Write>(table: &Table, sink: W) -> Result<W, WriteFailure> {
     let mut writer = arrow::csv::WriterBuilder::new()
         .with_header(true)
-        .build(BufWriter::new(file));
+        .build(sink);
     for batch in &table.batches {
         writer.write(batch)?;
     }
-    writer.into_inner().flush().map_err(WriteFailure::from)
+    Ok(writer.into_inner())
 }

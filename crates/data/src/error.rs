@@ -35,6 +35,30 @@ pub enum Error {
         /// The input's address.
         input: String,
     },
+    /// A (date, ticker) pair is in two source objects of a dataset.
+    #[error(
+        "{date} {ticker} is in both {first} and {second}: a dataset holds one row per (date, ticker), so nothing was committed; remove the pair from one of them, or write them to separate datasets"
+    )]
+    HeldTwice {
+        /// The date, `YYYY-MM-DD`.
+        date: String,
+        /// The ticker.
+        ticker: String,
+        /// The source (or dataset source) that holds it already.
+        first: String,
+        /// The source that brings it again.
+        second: String,
+    },
+    /// Other writers kept committing first.
+    #[error(
+        "{dataset}: other writers committed a new version first, {attempts} times in a row; nothing of this run was committed; run it again"
+    )]
+    Conflict {
+        /// The dataset's address.
+        dataset: String,
+        /// Runs tried.
+        attempts: u32,
+    },
     /// A worker stopped unexpectedly (a bug).
     #[error("internal error: {message}")]
     Internal {

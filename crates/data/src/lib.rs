@@ -25,6 +25,7 @@
 //! ```
 
 mod check;
+mod dataset;
 mod error;
 pub mod plan;
 mod sample;
@@ -32,7 +33,9 @@ mod session;
 mod upload;
 
 pub use check::{CheckReport, CheckStep};
+pub use dataset::{DatasetOptions, DatasetReport};
 pub use error::{Error, Result};
+pub use nasdaq_core::dataset::Partitioning;
 pub use plan::{Fallback, PlanOptions, SourcePlan};
 pub use sample::{SAMPLE_KEY, SAMPLE_PATH};
 pub use session::{LoadOptions, Purpose, S3Target, Session, cache_mode};

@@ -237,38 +237,8 @@ impl Session {
         }
         tracing::info!(key = %plan.key, sources = plan.candidates.len(), "loading");
         let settings = &self.configured.settings;
-        let validating = options.purpose == Purpose::Validate;
-        let tickers: BTreeSet<String> = options
-            .tickers
-            .iter()
-            .map(|t| t.trim().to_ascii_uppercase())
-            .filter(|t| !t.is_empty())
-            .collect();
-        let request = LoadRequest {
-            glob: options.glob.clone(),
-            parse: ParseOptions {
-                dialect: options.dialect.clone(),
-                ticker: options.ticker.clone(),
-                filter: RowFilter {
-                    tickers: (!tickers.is_empty()).then_some(tickers),
-                    from: options.from,
-                    to: options.to,
-                },
-            },
-            policies: if options.strict {
-                nasdaq_core::Policies::strict()
-            } else {
-                settings.quality.clone()
-            },
-            fail_on_error_rules: !validating,
-            collect_rejects: validating,
-            ..LoadRequest::new(plan.key.clone())
-        };
-        let read_options = ReadOptions {
-            max_decompressed: settings.max_decompressed_bytes,
-            progress: options.progress.clone(),
-            ..ReadOptions::default()
-        };
+        let request = self.request(options, plan.key.clone());
+        let read_options = self.read_options(options.progress.clone());
         let mut loaded = Loader::chain(plan.candidates)
             .with_read_options(read_options)
             .load(&request)
@@ -295,7 +265,10 @@ impl Session {
                 metadata: loaded.report.metadata(),
                 ..WriteOptions::default()
             };
-            write_blocking(loaded.table.clone(), output.clone(), write).await?;
+            match output.to_str().filter(|o| o.starts_with("s3://")) {
+                Some(url) => self.write_object(loaded.table.clone(), url, write).await?,
+                None => write_blocking(loaded.table.clone(), output.clone(), write).await?,
+            }
         }
         if let (Some(path), Some(rejects)) = (&options.rejects, &loaded.rejects) {
             let table = Table {
@@ -306,6 +279,85 @@ impl Session {
         }
         loaded.report.finish(started.elapsed());
         Ok(loaded)
+    }
+
+    /// The engine's request for a load of `key` with `options`.
+    pub(crate) fn request(&self, options: &LoadOptions, key: String) -> LoadRequest {
+        let validating = options.purpose == Purpose::Validate;
+        let tickers: BTreeSet<String> = options
+            .tickers
+            .iter()
+            .map(|t| t.trim().to_ascii_uppercase())
+            .filter(|t| !t.is_empty())
+            .collect();
+        LoadRequest {
+            glob: options.glob.clone(),
+            parse: ParseOptions {
+                dialect: options.dialect.clone(),
+                ticker: options.ticker.clone(),
+                filter: RowFilter {
+                    tickers: (!tickers.is_empty()).then_some(tickers),
+                    from: options.from,
+                    to: options.to,
+                },
+            },
+            policies: if options.strict {
+                nasdaq_core::Policies::strict()
+            } else {
+                self.configured.settings.quality.clone()
+            },
+            fail_on_error_rules: !validating,
+            collect_rejects: validating,
+            ..LoadRequest::new(key)
+        }
+    }
+
+    /// How the reader reads, from the settings.
+    pub(crate) fn read_options(&self, progress: Option<Arc<dyn Progress>>) -> ReadOptions {
+        ReadOptions {
+            max_decompressed: self.configured.settings.max_decompressed_bytes,
+            progress,
+            ..ReadOptions::default()
+        }
+    }
+
+    /// Writes `table` to the S3 object `url` in parts, straight from the
+    /// encoder (no local copy; memory is a few parts): the encoder runs on
+    /// a blocking thread and hands its output over a bounded channel. The
+    /// object appears only when complete; an error or an interruption
+    /// aborts the upload and leaves nothing at the key.
+    async fn write_object(&self, table: Table, url: &str, mut options: WriteOptions) -> Result<()> {
+        let target = self.s3_target(Some(url))?;
+        let format = OutputFormat::from_path(Path::new(&target.key))?;
+        let store = target.open().await?;
+        let mut writer = store
+            .put_multipart(&target.key, nasdaq_storage::PutOptions::default())
+            .await?;
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(2);
+        let flag = CancelFlag::new();
+        options.cancel = flag.clone();
+        let mut guard = CancelOnDrop(Some(flag));
+        let key = PathBuf::from(url);
+        let encoder = tokio::task::spawn_blocking(move || {
+            let sink = PartSink {
+                sender,
+                buffer: Vec::with_capacity(PART_BYTES),
+            };
+            nasdaq_core::encode_table(&table, format, sink, &options)
+                .and_then(|mut sink| sink.send().map_err(Into::into))
+                .map_err(|source| nasdaq_core::Error::Write { path: key, source })
+        });
+        while let Some(part) = receiver.recv().await {
+            // On an error the receiver drops, and the encoder stops at its next send.
+            writer.write(part).await?;
+        }
+        let encoded = encoder.await;
+        guard.0 = None;
+        encoded.map_err(|err| Error::Internal {
+            message: format!("the encoder stopped: {err}"),
+        })??;
+        writer.finish().await?;
+        Ok(())
     }
 
     /// The S3 object or prefix `target` names (`s3://BUCKET/KEY`), or else
@@ -363,6 +415,15 @@ impl Session {
 /// Refuses an output that is (or links to) a file the load read: the
 /// atomic rename would replace the data with its own copy, or worse.
 fn refuse_overwriting_an_input(output: &Path, files: &[FileLineage]) -> Result<()> {
+    if let Some(url) = output.to_str().filter(|o| o.starts_with("s3://")) {
+        return match files.iter().find(|f| f.uri == url) {
+            Some(file) => Err(Error::OutputIsInput {
+                output: output.to_owned(),
+                input: file.uri.clone(),
+            }),
+            None => Ok(()),
+        };
+    }
     // An output that does not exist yet cannot be an input.
     let Ok(target) = std::fs::canonicalize(output) else {
         return Ok(());
@@ -381,20 +442,23 @@ fn refuse_overwriting_an_input(output: &Path, files: &[FileLineage]) -> Result<(
     Ok(())
 }
 
+/// Raises a write's cancel flag when dropped, unless disarmed by a
+/// finished write: a blocking thread cannot be cancelled, its flag can.
+struct CancelOnDrop(Option<CancelFlag>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(flag) = self.0.take() {
+            flag.cancel();
+        }
+    }
+}
+
 /// Writes on a blocking thread: encoding is CPU-bound. A blocking thread
 /// cannot be cancelled, so when this future is dropped (the load was
 /// interrupted) it raises the write's cancel flag, and the writer stops
 /// before putting any file in place.
 async fn write_blocking(table: Table, path: PathBuf, mut options: WriteOptions) -> Result<()> {
-    /// Raises the flag unless disarmed by a finished write.
-    struct CancelOnDrop(Option<CancelFlag>);
-    impl Drop for CancelOnDrop {
-        fn drop(&mut self) {
-            if let Some(flag) = self.0.take() {
-                flag.cancel();
-            }
-        }
-    }
     let flag = CancelFlag::new();
     options.cancel = flag.clone();
     let mut guard = CancelOnDrop(Some(flag));
@@ -404,4 +468,43 @@ async fn write_blocking(table: Table, path: PathBuf, mut options: WriteOptions) 
         message: format!("the writer stopped: {err}"),
     })??;
     Ok(())
+}
+
+/// Bytes an encoder writes before they are handed over as one part.
+const PART_BYTES: usize = 8 * 1024 * 1024;
+
+/// The encoder's side of an upload in parts: bytes gathered into parts
+/// and sent, blocking while the uploader is behind.
+struct PartSink {
+    sender: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    buffer: Vec<u8>,
+}
+
+impl PartSink {
+    /// Sends what is gathered.
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let part = std::mem::replace(&mut self.buffer, Vec::with_capacity(PART_BYTES));
+        self.sender
+            .blocking_send(part.into())
+            .map_err(|_| std::io::Error::other("the upload stopped"))
+    }
+}
+
+impl std::io::Write for PartSink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(data);
+        if self.buffer.len() >= PART_BYTES {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        // Parts are sent when full, or at the end: an early flush would
+        // make a part smaller than S3 allows.
+        Ok(())
+    }
 }

@@ -12,7 +12,7 @@ static CLEANUPS: LazyLock<TaskTracker> = LazyLock::new(TaskTracker::new);
 
 /// Runs `cleanup` on the current runtime, tracked; without a runtime (a
 /// drop outside one) it cannot run and is skipped.
-pub(crate) fn spawn(cleanup: impl std::future::Future<Output = ()> + Send + 'static) {
+pub fn spawn(cleanup: impl std::future::Future<Output = ()> + Send + 'static) {
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         CLEANUPS.spawn_on(cleanup, &runtime);
     }

@@ -13,16 +13,22 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
 use object_store::{
-    Attribute, AttributeValue, Attributes, GetRange, GetResultPayload, ObjectStore, PutPayload,
+    Attribute, AttributeValue, Attributes, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt,
+    PutPayload,
 };
 
-use crate::source::{ByteStream, Fetched, GetOptions, ObjectInfo, PutOptions, PutReceipt};
+use crate::source::{
+    ByteStream, Fetched, GetOptions, ObjectInfo, ObjectWriter, PutOptions, PutReceipt,
+};
 use crate::{Error, MarketSource, Result};
 
 /// Bodies larger than this are uploaded in parts.
 const MULTIPART_THRESHOLD: usize = 16 * 1024 * 1024;
 /// Size of one part of a multipart upload, and of one read from a local file.
 const CHUNK_SIZE: usize = 8 * 1024 * 1024;
+/// Parts of one [`ObjectWriter`] uploading at once: memory is this many
+/// parts plus the one being filled.
+const PARTS_IN_FLIGHT: usize = 2;
 
 /// A [`MarketSource`] backed by an [`ObjectStore`].
 #[derive(Clone)]
@@ -276,6 +282,91 @@ impl MarketSource for ObjectStoreSource {
             etag: result.e_tag,
             version: result.version,
         })
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let path = self.path(key)?;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(err) => Err(self.error(key)(err)),
+        }
+    }
+
+    async fn put_multipart(
+        &self,
+        key: &str,
+        options: PutOptions,
+    ) -> Result<Box<dyn ObjectWriter>> {
+        if options.create_only {
+            return Err(Error::InvalidKey {
+                key: key.to_owned(),
+                reason: "a write in parts cannot be create-only".to_owned(),
+            });
+        }
+        let path = self.path(key)?;
+        let upload = self
+            .store
+            .put_multipart_opts(
+                &path,
+                object_store::PutMultipartOptions {
+                    attributes: self.attributes(&options.metadata),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(self.error(key))?;
+        Ok(Box::new(PartWriter {
+            upload: Some(object_store::WriteMultipart::new_with_chunk_size(
+                upload, CHUNK_SIZE,
+            )),
+            uri: self.uri(key),
+        }))
+    }
+}
+
+/// An [`ObjectWriter`] over object_store's multipart writer; aborts the
+/// upload when dropped before it finished.
+struct PartWriter {
+    /// Present until `finish` takes it.
+    upload: Option<object_store::WriteMultipart>,
+    uri: String,
+}
+
+#[async_trait]
+impl ObjectWriter for PartWriter {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        let upload = self.upload.as_mut().expect("present until finish");
+        upload
+            .wait_for_capacity(PARTS_IN_FLIGHT)
+            .await
+            .map_err(|err| Error::from_object_store(err, self.uri.clone()))?;
+        upload.put(data);
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<PutReceipt> {
+        let upload = self.upload.take().expect("present until finish");
+        // object_store's finish aborts the upload itself when a part failed.
+        let result = upload
+            .finish()
+            .await
+            .map_err(|err| Error::from_object_store(err, self.uri.clone()))?;
+        Ok(PutReceipt {
+            etag: result.e_tag,
+            version: result.version,
+        })
+    }
+}
+
+impl Drop for PartWriter {
+    fn drop(&mut self) {
+        if let Some(upload) = self.upload.take() {
+            crate::cleanup::spawn(async move {
+                if let Err(err) = upload.abort().await {
+                    tracing::warn!(%err, "aborting an unfinished multipart upload failed");
+                }
+            });
+        }
     }
 }
 

@@ -453,4 +453,16 @@ impl MarketSource for S3Source {
     async fn put(&self, key: &str, body: Bytes, options: PutOptions) -> Result<PutReceipt> {
         self.inner.put(key, body, options).await
     }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.inner.delete(key).await
+    }
+
+    async fn put_multipart(
+        &self,
+        key: &str,
+        options: PutOptions,
+    ) -> Result<Box<dyn crate::ObjectWriter>> {
+        self.inner.put_multipart(key, options).await
+    }
 }

@@ -142,7 +142,12 @@ impl Debug for Fetched {
 /// - after `put` returns, `get` yields exactly the bytes put, and `head` the
 ///   metadata put (where the backend stores metadata);
 /// - `put` with `create_only` over an existing object fails with
-///   [`crate::Error::AlreadyExists`] and leaves the object as it was.
+///   [`crate::Error::AlreadyExists`] and leaves the object as it was;
+/// - `delete` removes the object (`get` is then `NotFound`); deleting a
+///   missing object succeeds;
+/// - an object written with `put_multipart` is not visible at its key
+///   until `finish` returns; a writer dropped before that leaves nothing
+///   there (the upload is aborted).
 ///
 /// `Box<T>` and `Arc<T>` of a source (`dyn MarketSource` included) are
 /// sources too, forwarding every call.
@@ -162,6 +167,29 @@ pub trait MarketSource: Display + Debug + Send + Sync + 'static {
 
     /// Stores `body` under `key`, replacing any object there (unless `create_only`).
     async fn put(&self, key: &str, body: Bytes, options: PutOptions) -> Result<PutReceipt>;
+
+    /// Removes the object at `key`; a missing object is not an error.
+    async fn delete(&self, key: &str) -> Result<()>;
+
+    /// Starts writing `key` in parts, for bodies produced as they are
+    /// written (an encoder's output): memory stays at a few parts whatever
+    /// the size. `create_only` is refused: a multipart completion cannot be
+    /// made conditional here.
+    async fn put_multipart(&self, key: &str, options: PutOptions)
+    -> Result<Box<dyn ObjectWriter>>;
+}
+
+/// An object being written in parts by [`MarketSource::put_multipart`].
+///
+/// Nothing is visible at the key until [`finish`](Self::finish) returns;
+/// dropped before that (an error, Ctrl-C), the upload is aborted.
+#[async_trait]
+pub trait ObjectWriter: Send {
+    /// Appends `data`; waits while too many parts are in flight.
+    async fn write(&mut self, data: Bytes) -> Result<()>;
+
+    /// Completes the object and makes it visible.
+    async fn finish(self: Box<Self>) -> Result<PutReceipt>;
 }
 
 /// Conveniences over any [`MarketSource`].
@@ -214,6 +242,18 @@ macro_rules! forward_impl {
 
             async fn put(&self, key: &str, body: Bytes, options: PutOptions) -> Result<PutReceipt> {
                 T::put(self, key, body, options).await
+            }
+
+            async fn delete(&self, key: &str) -> Result<()> {
+                T::delete(self, key).await
+            }
+
+            async fn put_multipart(
+                &self,
+                key: &str,
+                options: PutOptions,
+            ) -> Result<Box<dyn ObjectWriter>> {
+                T::put_multipart(self, key, options).await
             }
         }
     };

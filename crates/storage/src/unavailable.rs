@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::error::SharedError;
-use crate::source::{Fetched, GetOptions, ObjectInfo, PutOptions, PutReceipt};
+use crate::source::{Fetched, GetOptions, ObjectInfo, ObjectWriter, PutOptions, PutReceipt};
 use crate::{Error, MarketSource, Result};
 
 /// A [`MarketSource`] whose every call fails with the error that kept it from being built.
@@ -72,6 +72,14 @@ impl MarketSource for UnavailableSource {
     }
 
     async fn put(&self, key: &str, _: Bytes, _: PutOptions) -> Result<PutReceipt> {
+        Err(self.fail(key))
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        Err(self.fail(key))
+    }
+
+    async fn put_multipart(&self, key: &str, _: PutOptions) -> Result<Box<dyn ObjectWriter>> {
         Err(self.fail(key))
     }
 }

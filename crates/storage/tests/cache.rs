@@ -117,6 +117,18 @@ impl MarketSource for CutBodies {
     async fn put(&self, key: &str, body: Bytes, options: PutOptions) -> Result<PutReceipt> {
         self.inner.put(key, body, options).await
     }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.inner.delete(key).await
+    }
+
+    async fn put_multipart(
+        &self,
+        key: &str,
+        options: PutOptions,
+    ) -> Result<Box<dyn nasdaq_storage::ObjectWriter>> {
+        self.inner.put_multipart(key, options).await
+    }
 }
 
 /// 1000 bytes that differ from one offset to the next, so a resumed range

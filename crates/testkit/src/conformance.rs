@@ -22,6 +22,8 @@ pub async fn run_all(source: &dyn MarketSource, stores_metadata: bool) {
     overwrite_replaces(source).await;
     create_only_never_replaces(source).await;
     large_put_roundtrip(source).await;
+    delete_removes(source).await;
+    multipart_visible_only_when_finished(source).await;
     if stores_metadata {
         metadata_roundtrip(source).await;
     }
@@ -307,4 +309,68 @@ pub async fn metadata_roundtrip(source: &dyn MarketSource) {
         .await
         .expect("get");
     assert_eq!(got.info.metadata, metadata, "{source}: get metadata");
+}
+
+/// A deleted object is gone; deleting a missing one succeeds.
+pub async fn delete_removes(source: &dyn MarketSource) {
+    let key = format!("delete/d-{}.csv", fastrand::u64(..));
+    source
+        .put(&key, Bytes::from_static(b"x"), PutOptions::default())
+        .await
+        .expect("put");
+    source
+        .delete(&key)
+        .await
+        .unwrap_or_else(|err| panic!("{source}: delete of an object: {err}"));
+    assert!(
+        matches!(source.head(&key).await, Err(Error::NotFound { .. })),
+        "{source}: a deleted object is still there"
+    );
+    source
+        .delete(&key)
+        .await
+        .unwrap_or_else(|err| panic!("{source}: delete of a missing object must succeed: {err}"));
+}
+
+/// An object written in parts appears whole when the writer finishes, and
+/// not at all when the writer is dropped before.
+pub async fn multipart_visible_only_when_finished(source: &dyn MarketSource) {
+    // Three parts and a tail: more than one part size, not a multiple of it.
+    let body: Vec<u8> = (0..(17 * 1024 * 1024 + 123u32))
+        .map(|i| (i % 253) as u8)
+        .collect();
+    let key = format!("parts/p-{}.bin", fastrand::u64(..));
+    let mut writer = source
+        .put_multipart(&key, PutOptions::default())
+        .await
+        .unwrap_or_else(|err| panic!("{source}: put_multipart: {err}"));
+    for piece in body.chunks(3 * 1024 * 1024 + 7) {
+        writer
+            .write(Bytes::copy_from_slice(piece))
+            .await
+            .expect("write a piece");
+        assert!(
+            matches!(source.head(&key).await, Err(Error::NotFound { .. })),
+            "{source}: an object written in parts is visible before it is finished"
+        );
+    }
+    writer.finish().await.expect("finish");
+    let got = source.get_bytes(&key).await.expect("get after finish");
+    assert!(got[..] == body[..], "{source}: object written in parts differs");
+
+    let dropped = format!("parts/dropped-{}.bin", fastrand::u64(..));
+    let mut writer = source
+        .put_multipart(&dropped, PutOptions::default())
+        .await
+        .expect("put_multipart");
+    writer
+        .write(Bytes::from(vec![1u8; 9 * 1024 * 1024]))
+        .await
+        .expect("write");
+    drop(writer);
+    nasdaq_storage::cleanup::finish(std::time::Duration::from_secs(10)).await;
+    assert!(
+        matches!(source.head(&dropped).await, Err(Error::NotFound { .. })),
+        "{source}: a writer dropped before finishing left an object"
+    );
 }

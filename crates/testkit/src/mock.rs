@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use nasdaq_storage::{
-    Fetched, GetOptions, MarketSource, ObjectInfo, PutOptions, PutReceipt, Result,
+    Fetched, GetOptions, MarketSource, ObjectInfo, ObjectWriter, PutOptions, PutReceipt, Result,
 };
 
 mockall::mock! {
@@ -17,6 +17,8 @@ mockall::mock! {
         async fn head(&self, key: &str) -> Result<ObjectInfo>;
         async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>>;
         async fn put(&self, key: &str, body: Bytes, options: PutOptions) -> Result<PutReceipt>;
+        async fn delete(&self, key: &str) -> Result<()>;
+        async fn put_multipart(&self, key: &str, options: PutOptions) -> Result<Box<dyn ObjectWriter>>;
     }
 }
 
