@@ -27,8 +27,8 @@ use serde::Serialize;
 use crate::session::{LoadOptions, Session};
 use crate::{Error, Result};
 
-/// How many times a run starts again after another writer committed first.
-const ATTEMPTS: u32 = 3;
+/// How many times a run is tried when other writers commit first.
+const ATTEMPTS: u32 = 5;
 
 /// A dataset write as a front end states it.
 #[derive(Debug, Clone)]
@@ -162,6 +162,10 @@ impl Session {
                 }
                 Attempt::Lost => {
                     tracing::info!(attempt, "another writer committed first; starting again");
+                    // Jittered, growing pauses, so that writers who lost
+                    // together do not meet again at the next commit.
+                    let pause = 50 * u64::from(attempt) + fastrand::u64(0..200 * u64::from(attempt));
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                 }
             }
         }
@@ -214,8 +218,8 @@ impl Writer<'_> {
             return Err(Error::BadTarget {
                 location: self.options.output.clone(),
                 reason: format!(
-                    "the dataset is partitioned by {}; write it with --partition-by {} (or to a new location)",
-                    current.partition_by, current.partition_by
+                    "the dataset is partitioned by {}, not {}; write to it with the same partitioning, or write a new dataset elsewhere",
+                    current.partition_by, self.options.partition_by
                 ),
             });
         }
