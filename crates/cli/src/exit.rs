@@ -162,7 +162,8 @@ fn core_exit(err: &CoreError) -> Exit {
         | CoreError::CorruptStream { .. }
         | CoreError::TooLarge { .. }
         | CoreError::BadManifest { .. }
-        | CoreError::BadDataFile { .. } => Exit::Data,
+        | CoreError::BadDataFile { .. }
+        | CoreError::DatasetFileChanged { .. } => Exit::Data,
         _ => Exit::Other,
     }
 }

@@ -415,40 +415,153 @@ fn an_s3_output_is_written_in_parts_and_an_interrupted_one_leaves_nothing() {
     assert_eq!(state["uploads"], 0, "the multipart upload was not aborted");
 }
 
-#[test]
-fn an_interrupted_dataset_write_leaves_no_file_and_no_version() {
-    let Some(world) = World::start() else { return };
+/// Starts a dataset write from `s3://bars/raw/` (two sources) into the
+/// local folder `dataset`, with one source's body stalled by a proxy, and
+/// returns once the other source's part files are in the folder.
+fn stalled_write(world: &World, proxy: &FaultProxy, dataset: &Path) -> Child {
     let parts = split_sample(2);
     world.put("raw/part0.csv", &parts[0]);
     world.put("raw/part1.csv", &parts[1]);
-    // One source's body stalls; the other loads and writes its files.
-    let proxy = FaultProxy::start(&world.server.endpoint);
     proxy.inject(Fault::Stall, Some(1));
-    let dataset = world.sandbox.path("dataset");
     let child = world
         .sandbox
         .s3_command(&proxy.endpoint, KEY_ID, SECRET)
         .args(["fetch", "s3://bars/raw/", "-o"])
-        .arg(&dataset)
-        .args(["--partition-by", "year", "--quiet"])
+        .arg(dataset)
+        .args(["--partition-by", "year", "--quiet", "--json"])
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while parquet_files(&dataset).is_empty() {
+    while parquet_files(dataset).is_empty() {
         assert!(Instant::now() < deadline, "no part file was written");
         std::thread::sleep(Duration::from_millis(10));
     }
+    child
+}
+
+fn no_version(dataset: &Path) -> bool {
+    std::fs::read_dir(dataset.join("_manifest")).map_or(true, |mut d| d.next().is_none())
+}
+
+#[test]
+fn an_interrupted_dataset_write_leaves_no_file_and_no_version() {
+    let Some(world) = World::start() else { return };
+    let proxy = FaultProxy::start(&world.server.endpoint);
+    let dataset = world.sandbox.path("dataset");
+    let child = stalled_write(&world, &proxy, &dataset);
     signal(&child, libc::SIGINT);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert_eq!(parquet_files(&dataset), Vec::<String>::new());
+    assert!(no_version(&dataset), "a version was committed");
+}
+
+#[test]
+fn part_files_of_a_killed_write_are_removed_by_a_later_one_once_an_hour_old() {
+    let Some(world) = World::start() else { return };
+    let proxy = FaultProxy::start(&world.server.endpoint);
+    let dataset = world.sandbox.path("dataset");
+    let mut child = stalled_write(&world, &proxy, &dataset);
+    // SIGKILL: no chance to clean up.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let orphans = parquet_files(&dataset);
+    assert!(!orphans.is_empty());
+    assert!(no_version(&dataset), "a version was committed");
+    proxy.heal();
+
+    // A write soon after leaves them: they could be another writer's.
+    let args = ["fetch", "s3://bars/raw/", "-o", "dataset", "--partition-by", "year", "--json"];
+    let report = world.ok(&args);
+    assert_eq!(report["orphans_removed"], serde_json::json!([]));
+    for orphan in &orphans {
+        assert!(Path::new(orphan).exists(), "{orphan} was removed too soon");
+    }
+    // An hour later they go, and only they.
+    let old = std::time::SystemTime::now() - Duration::from_secs(2 * 3600);
+    for orphan in &orphans {
+        std::fs::File::options()
+            .write(true)
+            .open(orphan)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    let listed_before = listed_files(&dataset);
+    let report = world.ok(&[&args[..], &["--append"]].concat());
+    let removed = report["orphans_removed"].as_array().unwrap();
+    let unlisted = orphans
+        .iter()
+        .filter(|o| !listed_before.iter().any(|l| o.ends_with(l.as_str())))
+        .count();
+    assert_eq!(removed.len(), unlisted, "{report}");
+    let mut left = parquet_files(&dataset);
+    left.sort();
+    let mut listed: Vec<String> = listed_files(&dataset)
+        .iter()
+        .map(|p| dataset.join(p).display().to_string())
+        .collect();
+    listed.sort();
+    assert_eq!(left, listed);
+}
+
+/// The paths the newest manifest of a local dataset lists.
+fn listed_files(dataset: &Path) -> Vec<String> {
+    let mut manifests: Vec<_> = std::fs::read_dir(dataset.join("_manifest"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    manifests.sort();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(manifests.last().unwrap()).unwrap()).unwrap();
+    manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_damaged_dataset_is_refused_naming_the_file() {
+    let sandbox = Sandbox::new();
+    sandbox.write("NASDAQ.csv", SAMPLE);
+    let out = sandbox.run(&["fetch", "NASDAQ.csv", "-o", "ds/", "--partition-by", "month"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ok = sandbox.run(&["fetch", "ds/", "--json"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let report: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(report["rows"], 5220);
+
+    // One month's file replaced by another's: the manifest's SHA-256 catches it.
+    let files = listed_files(&sandbox.path("ds"));
+    let (a, b) = (sandbox.path("ds").join(&files[0]), sandbox.path("ds").join(&files[1]));
+    let good = std::fs::read(&a).unwrap();
+    std::fs::copy(&b, &a).unwrap();
+    let out = sandbox.run(&["fetch", "ds/"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
-        !dataset.join("_manifest").exists()
-            || std::fs::read_dir(dataset.join("_manifest")).unwrap().next().is_none(),
-        "a version was committed"
+        stderr(&out).contains("differs from the dataset's manifest")
+            && stderr(&out).contains(&files[0]),
+        "{}",
+        stderr(&out)
     );
-    drop(proxy);
+    std::fs::write(&a, good).unwrap();
+
+    // A manifest cut short.
+    let manifest = sandbox.path("ds/_manifest/_00000000000000000001.json");
+    let text = std::fs::read(&manifest).unwrap();
+    std::fs::write(&manifest, &text[..text.len() / 2]).unwrap();
+    let out = sandbox.run(&["fetch", "ds/"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("_manifest/_00000000000000000001.json")
+            && stderr(&out).contains("not a readable dataset manifest"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

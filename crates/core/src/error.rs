@@ -211,6 +211,20 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A file of a dataset is not the one its manifest lists.
+    #[error(
+        "{file}: differs from the dataset's manifest, which lists {bytes} bytes with SHA-256 {sha256} ({found}); the file was changed or replaced after it was written: write the dataset again from its sources"
+    )]
+    DatasetFileChanged {
+        /// The file's address.
+        file: String,
+        /// Its size in the manifest.
+        bytes: u64,
+        /// Its SHA-256 in the manifest.
+        sha256: String,
+        /// What was read instead.
+        found: String,
+    },
     /// A file of a dataset cannot be decoded.
     #[error("{file}: not a readable dataset file: {message}")]
     BadDataFile {
@@ -256,6 +270,9 @@ impl Error {
                 | Self::Checksum { .. }
                 | Self::CorruptStream { .. }
                 | Self::TooLarge { .. }
+                // A damaged dataset: another copy may be sound.
+                | Self::DatasetFileChanged { .. }
+                | Self::BadManifest { .. }
                 // An error page where data should be: the source's doing.
                 | Self::NotCsv { .. }
         ) || matches!(self, Self::AllSourcesFailed { primary, others, .. }

@@ -329,16 +329,16 @@ impl Loader {
                 let key = format!("{}{}", request.key, file.path);
                 let fetched = source.get(&key, GetOptions::default()).await?;
                 let info = fetched.info;
+                let changed = |found: String| Error::DatasetFileChanged {
+                    file: info.uri.clone(),
+                    bytes: file.bytes,
+                    sha256: file.sha256.clone(),
+                    found,
+                };
                 let body = dataset::collect(fetched.stream, file.bytes as usize, &info.uri)
                     .await
                     .map_err(|err| match err {
-                        Error::BadManifest { uri, .. } => Error::BadDataFile {
-                            file: uri,
-                            message: format!(
-                                "longer than the {} bytes the manifest lists",
-                                file.bytes
-                            ),
-                        },
+                        Error::BadManifest { .. } => changed("it is longer".to_owned()),
                         other => other,
                     })?;
                 if let Some(progress) = &self.options.progress {
@@ -346,11 +346,10 @@ impl Loader {
                 }
                 let sha256 = hex::encode(sha2::Sha256::digest(&body));
                 if sha256 != file.sha256 {
-                    return Err(Error::Checksum {
-                        file: info.uri,
-                        expected: file.sha256.clone(),
-                        actual: sha256,
-                    });
+                    return Err(changed(format!(
+                        "read {} bytes with SHA-256 {sha256}",
+                        body.len()
+                    )));
                 }
                 let bytes = body.len() as u64;
                 let filter = request.parse.filter.clone();

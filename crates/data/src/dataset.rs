@@ -27,6 +27,11 @@ use serde::Serialize;
 use crate::session::{LoadOptions, Session};
 use crate::{Error, Result};
 
+/// Part files no manifest lists are removed once they are this old: a run
+/// killed outright (SIGKILL, a lost machine) cannot remove its own, and a
+/// younger one may belong to a writer still at work.
+const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// How many times a run is tried when other writers commit first.
 const ATTEMPTS: u32 = 5;
 
@@ -87,6 +92,9 @@ pub struct DatasetReport {
     pub files_written: Vec<String>,
     /// Files this version no longer lists (removed after the commit).
     pub files_removed: Vec<String>,
+    /// Part files of runs that died before committing, listed by no
+    /// manifest and older than an hour, removed by this run.
+    pub orphans_removed: Vec<String>,
     /// Rows in the dataset now.
     pub rows: u64,
     /// Rows in the files written.
@@ -224,6 +232,7 @@ impl Writer<'_> {
             });
         }
         let version = current.as_ref().map_or(0, |m| m.version);
+        let orphans_removed = self.remove_orphans(current.as_ref()).await?;
         // Replacing: the new version starts empty and drops every old file.
         let base = match (&current, self.options.append) {
             (Some(current), true) => current.clone(),
@@ -329,6 +338,7 @@ impl Writer<'_> {
             unchanged,
             files_written,
             files_removed: removed.clone(),
+            orphans_removed,
             rows: base.rows,
             rows_written: loads
                 .iter()
@@ -381,6 +391,29 @@ impl Writer<'_> {
         report.committed = true;
         report.rows = next.rows;
         Ok(Attempt::Done(report))
+    }
+
+    /// Removes part files that `current` does not list and that are older
+    /// than [`ORPHAN_GRACE`].
+    async fn remove_orphans(&self, current: Option<&Manifest>) -> Result<Vec<String>> {
+        let listed: BTreeSet<&str> = current
+            .iter()
+            .flat_map(|m| m.files.iter().map(|f| f.path.as_str()))
+            .collect();
+        let cutoff = chrono::Utc::now()
+            - chrono::Duration::from_std(ORPHAN_GRACE).unwrap_or_else(|_| chrono::Duration::hours(1));
+        let mut removed = Vec::new();
+        for object in self.out.list(&self.prefix).await? {
+            let path = &object.key[self.prefix.len().min(object.key.len())..];
+            let name = path.rsplit('/').next().unwrap_or(path);
+            let part = name.starts_with("part-") && name.ends_with(".parquet");
+            if part && !listed.contains(path) && object.last_modified < cutoff {
+                self.out.delete(&object.key).await?;
+                tracing::info!(path, "removed a part file no manifest lists");
+                removed.push(path.to_owned());
+            }
+        }
+        Ok(removed)
     }
 
     /// The newest manifest of the dataset, if there is one.
