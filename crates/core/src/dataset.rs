@@ -476,3 +476,161 @@ pub fn files_by_source(manifest: &Manifest) -> BTreeMap<&str, Vec<&DataFile>> {
     }
     map
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Date32Array, Float64Array, StringArray, UInt64Array};
+
+    use super::*;
+
+    /// `days` consecutive days from 2023-12-30, two tickers each.
+    fn bars(days: i32) -> RecordBatch {
+        let start = 19_721; // 2023-12-30
+        let dates: Vec<i32> = (0..days).flat_map(|d| [start + d, start + d]).collect();
+        let tickers: Vec<&str> = (0..days).flat_map(|_| ["AAPL", "MSFT"]).collect();
+        let n = dates.len();
+        let price = || Arc::new(Float64Array::from(vec![10.0; n])) as _;
+        RecordBatch::try_new(
+            crate::schema::canonical(),
+            vec![
+                Arc::new(Date32Array::from(dates)),
+                Arc::new(StringArray::from(tickers)),
+                price(),
+                price(),
+                price(),
+                price(),
+                price(),
+                Arc::new(UInt64Array::from(vec![100u64; n])),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn partitions_are_runs_of_rows_and_folders_readers_parse() {
+        let rows = bars(70);
+        let by_year = partition_ranges(&rows, Partitioning::Year);
+        assert_eq!(
+            by_year,
+            vec![
+                ("year=2023/".to_owned(), 0..4),
+                ("year=2024/".to_owned(), 4..140)
+            ]
+        );
+        let by_month = partition_ranges(&rows, Partitioning::Month);
+        let folders: Vec<&str> = by_month.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            folders,
+            ["year=2023/month=12/", "year=2024/month=1/", "year=2024/month=2/", "year=2024/month=3/"]
+        );
+        assert_eq!(by_month.last().unwrap().1.end, 140);
+        assert_eq!(
+            partition_ranges(&rows, Partitioning::None),
+            vec![(String::new(), 0..140)]
+        );
+    }
+
+    #[test]
+    fn files_are_cut_at_the_target_size_and_decode_back() {
+        let rows = bars(400);
+        let options = WriteOptions {
+            row_group_rows: 100,
+            ..WriteOptions::default()
+        };
+        let one = encode_files(&rows, usize::MAX, &options).unwrap();
+        assert_eq!(one.len(), 1);
+        // A target smaller than one row group: a file per row group.
+        let many = encode_files(&rows, 1, &options).unwrap();
+        assert_eq!(many.len(), 8);
+        assert_eq!(many.iter().map(|f| f.rows).sum::<u64>(), 800);
+        assert_eq!(many[0].first_date, "2023-12-30");
+        assert_eq!(many[7].last_date, day_text(19_721 + 399));
+        assert_eq!(many[0].tickers.as_deref(), Some(&["AAPL".to_owned(), "MSFT".to_owned()][..]));
+        let filter = RowFilter {
+            tickers: Some(["MSFT".to_owned()].into()),
+            ..RowFilter::default()
+        };
+        let back = decode_file(many[0].body.clone(), "memory://x", &filter).unwrap();
+        let rows: usize = back.iter().map(RecordBatch::num_rows).sum();
+        assert_eq!(rows, 50);
+    }
+
+    #[test]
+    fn a_parquet_file_of_other_columns_is_refused_by_name() {
+        let other = RecordBatch::try_from_iter([(
+            "price",
+            Arc::new(Float64Array::from(vec![1.0])) as _,
+        )])
+        .unwrap();
+        let mut body = Vec::new();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(&mut body, other.schema(), None).unwrap();
+        writer.write(&other).unwrap();
+        writer.close().unwrap();
+        let err = decode_file(body.into(), "s3://b/x.parquet", &RowFilter::default()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("s3://b/x.parquet: not a readable dataset file"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn pruning_keeps_only_files_that_may_hold_wanted_rows() {
+        let file = |path: &str, first: &str, last: &str, tickers: Option<&[&str]>| DataFile {
+            path: path.to_owned(),
+            rows: 1,
+            bytes: 1,
+            sha256: String::new(),
+            first_date: first.to_owned(),
+            last_date: last.to_owned(),
+            tickers: tickers.map(|t| t.iter().map(|s| (*s).to_owned()).collect()),
+            source: String::new(),
+        };
+        let manifest = Manifest {
+            files: vec![
+                file("a", "2023-01-02", "2023-12-29", Some(&["AAPL"])),
+                file("b", "2024-01-02", "2024-12-31", Some(&["AAPL"])),
+                file("c", "2024-01-02", "2024-12-31", Some(&["MSFT"])),
+                file("d", "2024-01-02", "2024-12-31", None),
+            ],
+            ..Manifest::empty(Partitioning::Year)
+        };
+        let paths = |filter: RowFilter| -> Vec<String> {
+            manifest.prune(&filter).iter().map(|f| f.path.clone()).collect()
+        };
+        assert_eq!(paths(RowFilter::default()), ["a", "b", "c", "d"]);
+        let in_2024 = RowFilter {
+            from: chrono::NaiveDate::from_ymd_opt(2024, 3, 1),
+            ..RowFilter::default()
+        };
+        assert_eq!(paths(in_2024.clone()), ["b", "c", "d"]);
+        let aapl_2024 = RowFilter {
+            tickers: Some(["AAPL".to_owned()].into()),
+            ..in_2024
+        };
+        // A file whose tickers are not listed may hold any.
+        assert_eq!(paths(aapl_2024), ["b", "d"]);
+        let before = RowFilter {
+            to: chrono::NaiveDate::from_ymd_opt(2023, 6, 30),
+            ..RowFilter::default()
+        };
+        assert_eq!(paths(before), ["a"]);
+    }
+
+    #[test]
+    fn manifest_keys_name_their_version_and_nothing_else_does() {
+        let key = manifest_key("curated/", 42);
+        assert_eq!(manifest_version("curated/", &key), Some(42));
+        assert_eq!(manifest_version("other/", &key), None);
+        for not_one in [
+            "curated/_manifest/_42.json",
+            "curated/_manifest/00000000000000000042.json",
+            "curated/_manifest/_0000000000000000004x.json",
+            "curated/year=2024/part-1.parquet",
+        ] {
+            assert_eq!(manifest_version("curated/", not_one), None, "{not_one}");
+        }
+    }
+}
