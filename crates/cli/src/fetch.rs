@@ -81,7 +81,11 @@ pub(crate) fn dataset_summary(report: &DatasetReport) -> String {
 
 pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
     let mut options = load::options(global, &args.load, Purpose::Fetch)?;
-    if let Some(output) = args.output.as_deref().filter(|o| is_dataset(o, &args.dataset)) {
+    if let Some(output) = args
+        .output
+        .as_deref()
+        .filter(|o| is_dataset(o, &args.dataset))
+    {
         let session = config::session(global)?;
         let report = session
             .write_dataset(&dataset_options(options, output, &args.dataset))

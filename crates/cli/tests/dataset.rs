@@ -59,7 +59,8 @@ impl World {
     }
 
     fn command(&self) -> Command {
-        self.sandbox.s3_command(&self.server.endpoint, KEY_ID, SECRET)
+        self.sandbox
+            .s3_command(&self.server.endpoint, KEY_ID, SECRET)
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -69,11 +70,7 @@ impl World {
     /// Runs and expects success; returns stdout as JSON when it is JSON.
     fn ok(&self, args: &[&str]) -> Value {
         let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            stderr(&out)
-        );
+        assert!(out.status.success(), "{args:?} failed: {}", stderr(&out));
         serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
     }
 
@@ -95,7 +92,11 @@ impl World {
             .env("AWS_SECRET_ACCESS_KEY", SECRET)
             .output()
             .unwrap();
-        assert!(out.status.success(), "dataset_readers.py {args:?}: {}", stderr(&out));
+        assert!(
+            out.status.success(),
+            "dataset_readers.py {args:?}: {}",
+            stderr(&out)
+        );
         stdout(&out)
     }
 
@@ -120,10 +121,16 @@ fn assert_consistent(state: &Value, prefix: &str) {
         .map(|f| format!("{prefix}{}", f["path"].as_str().unwrap()))
         .collect();
     for key in &listed {
-        assert!(objects.contains_key(key), "the manifest lists {key}, which is missing");
+        assert!(
+            objects.contains_key(key),
+            "the manifest lists {key}, which is missing"
+        );
     }
     for key in objects.keys().filter(|k| k.ends_with(".parquet")) {
-        assert!(listed.contains(key), "{key} is in the dataset's folders but not in its manifest");
+        assert!(
+            listed.contains(key),
+            "{key} is in the dataset's folders but not in its manifest"
+        );
     }
     let rows: u64 = manifest["files"]
         .as_array()
@@ -170,8 +177,16 @@ fn a_partitioned_dataset_on_s3_reads_back_the_same_rows_in_duckdb_pyarrow_and_po
         );
         // The content hash in the name is the file's own.
         let hash = file["sha256"].as_str().unwrap();
-        assert!(path.ends_with(&format!("part-{}.parquet", &hash[..32])), "{path}");
-        assert!(file["source"].as_str().unwrap().starts_with("s3://bars/raw/part"));
+        assert!(
+            path.ends_with(&format!("part-{}.parquet", &hash[..32])),
+            "{path}"
+        );
+        assert!(
+            file["source"]
+                .as_str()
+                .unwrap()
+                .starts_with("s3://bars/raw/part")
+        );
     }
     for source in manifest["sources"].as_array().unwrap() {
         assert!(source["etag"].is_string() && source["sha256"].as_str().unwrap().len() == 64);
@@ -224,8 +239,19 @@ fn a_partitioned_dataset_on_s3_reads_back_the_same_rows_in_duckdb_pyarrow_and_po
         files.len()
     );
     for file in files {
-        assert!(file["uri"].as_str().unwrap().contains("/year=2024/month=3/"), "{file}");
-        assert!(file["dialect"].as_str().unwrap().starts_with("parquet (dataset version 1)"));
+        assert!(
+            file["uri"]
+                .as_str()
+                .unwrap()
+                .contains("/year=2024/month=3/"),
+            "{file}"
+        );
+        assert!(
+            file["dialect"]
+                .as_str()
+                .unwrap()
+                .starts_with("parquet (dataset version 1)")
+        );
     }
 }
 
@@ -236,9 +262,21 @@ fn append_loads_only_what_is_new_and_a_changed_source_replaces_its_rows() {
     for (i, body) in parts.iter().take(3).enumerate() {
         world.put(&format!("raw/part{i}.csv"), body);
     }
-    let append = ["fetch", "s3://bars/raw/", "-o", "s3://bars/curated/", "--partition-by", "year", "--append", "--json"];
+    let append = [
+        "fetch",
+        "s3://bars/raw/",
+        "-o",
+        "s3://bars/curated/",
+        "--partition-by",
+        "year",
+        "--append",
+        "--json",
+    ];
     let first = world.ok(&append);
-    assert_eq!((first["version"].as_u64(), first["committed"].as_bool()), (Some(1), Some(true)));
+    assert_eq!(
+        (first["version"].as_u64(), first["committed"].as_bool()),
+        (Some(1), Some(true))
+    );
     let before = world.state("curated/");
 
     // Nothing new: nothing changes, not even an object's ETag.
@@ -246,14 +284,20 @@ fn append_loads_only_what_is_new_and_a_changed_source_replaces_its_rows() {
     assert_eq!(again["committed"], false, "{again}");
     assert_eq!(again["version"], 1);
     assert_eq!(again["unchanged"], 3);
-    assert!(again["loads"].as_array().unwrap().is_empty(), "a seen source was loaded again");
+    assert!(
+        again["loads"].as_array().unwrap().is_empty(),
+        "a seen source was loaded again"
+    );
     assert_eq!(world.state("curated/")["objects"], before["objects"]);
 
     // A new source: only it is loaded.
     world.put("raw/part3.csv", &parts[3]);
     let grown = world.ok(&append);
     assert_eq!(grown["version"], 2);
-    assert_eq!(grown["added"], serde_json::json!(["s3://bars/raw/part3.csv"]));
+    assert_eq!(
+        grown["added"],
+        serde_json::json!(["s3://bars/raw/part3.csv"])
+    );
     assert_eq!(grown["unchanged"], 3);
     assert_eq!(grown["rows"], 5220);
     assert_consistent(&world.state("curated/"), "curated/");
@@ -267,17 +311,26 @@ fn append_loads_only_what_is_new_and_a_changed_source_replaces_its_rows() {
     fields[3] = "1000".to_owned(); // high stays above close
     lines[1] = fields.join(",");
     lines.pop();
-    world.put("raw/part0.csv", format!("{}\n", lines.join("\n")).as_bytes());
+    world.put(
+        "raw/part0.csv",
+        format!("{}\n", lines.join("\n")).as_bytes(),
+    );
     let replaced = world.ok(&append);
     assert_eq!(replaced["version"], 3, "{replaced}");
-    assert_eq!(replaced["replaced"], serde_json::json!(["s3://bars/raw/part0.csv"]));
+    assert_eq!(
+        replaced["replaced"],
+        serde_json::json!(["s3://bars/raw/part0.csv"])
+    );
     assert!(!replaced["files_removed"].as_array().unwrap().is_empty());
     assert_eq!(replaced["rows"], 5219);
     let state = world.state("curated/");
     assert_consistent(&state, "curated/");
     for removed in replaced["files_removed"].as_array().unwrap() {
         let key = format!("curated/{}", removed.as_str().unwrap());
-        assert!(state["objects"].get(&key).is_none(), "{key} was not removed");
+        assert!(
+            state["objects"].get(&key).is_none(),
+            "{key} was not removed"
+        );
     }
     // Read back: the new value, once.
     world.ok(&["fetch", "s3://bars/curated/", "-o", "back.parquet"]);
@@ -312,7 +365,13 @@ fn concurrent_appends_commit_one_version_each_and_keep_the_manifest_consistent()
     let Some(world) = World::start() else { return };
     let parts = split_sample(5);
     world.put("raw/part0.csv", &parts[0]);
-    world.ok(&["fetch", "s3://bars/raw/", "-o", "s3://bars/curated/", "--append"]);
+    world.ok(&[
+        "fetch",
+        "s3://bars/raw/",
+        "-o",
+        "s3://bars/curated/",
+        "--append",
+    ]);
     for (i, body) in parts.iter().enumerate().skip(1) {
         world.put(&format!("raw/part{i}.csv"), body);
     }
@@ -350,19 +409,35 @@ fn concurrent_appends_commit_one_version_each_and_keep_the_manifest_consistent()
         } else {
             // A writer that lost every attempt says so and commits nothing.
             assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-            assert!(stderr(&out).contains("other writers committed"), "{}", stderr(&out));
+            assert!(
+                stderr(&out).contains("other writers committed"),
+                "{}",
+                stderr(&out)
+            );
         }
     }
     versions.sort_unstable();
     let expected: Vec<u64> = (2..2 + versions.len() as u64).collect();
-    assert_eq!(versions, expected, "each successful writer committed its own version");
-    eprintln!("{} writers committed, in {attempts} attempts", versions.len());
+    assert_eq!(
+        versions, expected,
+        "each successful writer committed its own version"
+    );
+    eprintln!(
+        "{} writers committed, in {attempts} attempts",
+        versions.len()
+    );
     let state = world.state("curated/");
     assert_consistent(&state, "curated/");
     let sources = state["manifest"]["sources"].as_array().unwrap().len();
     assert_eq!(sources, 1 + versions.len());
     // Whatever lost for good may simply run again.
-    world.ok(&["fetch", "s3://bars/raw/", "-o", "s3://bars/curated/", "--append"]);
+    world.ok(&[
+        "fetch",
+        "s3://bars/raw/",
+        "-o",
+        "s3://bars/curated/",
+        "--append",
+    ]);
     let state = world.state("curated/");
     assert_consistent(&state, "curated/");
     assert_eq!(state["manifest"]["rows"], 5220);
@@ -375,7 +450,10 @@ fn an_s3_output_is_written_in_parts_and_an_interrupted_one_leaves_nothing() {
     world.ok(&["fetch", "NASDAQ.csv", "-o", "s3://bars/out/bars.parquet"]);
     world.ok(&["fetch", "NASDAQ.csv", "-o", "local.parquet"]);
     let state = world.state("out/");
-    assert!(state["objects"].get("out/bars.parquet").is_some(), "{state}");
+    assert!(
+        state["objects"].get("out/bars.parquet").is_some(),
+        "{state}"
+    );
     let code = "import pyarrow.parquet as pq, sys, os\n\
                 import pyarrow.fs as fs\n\
                 s3 = fs.S3FileSystem(endpoint_override=os.environ['ENDPOINT'], scheme='http', region='us-east-1', access_key=os.environ['AWS_ACCESS_KEY_ID'], secret_key=os.environ['AWS_SECRET_ACCESS_KEY'])\n\
@@ -401,7 +479,13 @@ fn an_s3_output_is_written_in_parts_and_an_interrupted_one_leaves_nothing() {
     big_csv(&world.sandbox.path("big.csv"), 2500, 400);
     let child = world
         .command()
-        .args(["fetch", "big.csv", "-o", "s3://bars/out/big.parquet", "--quiet"])
+        .args([
+            "fetch",
+            "big.csv",
+            "-o",
+            "s3://bars/out/big.parquet",
+            "--quiet",
+        ])
         .env("NASDAQ_QUALITY_MISSING_SESSIONS", "drop")
         .stderr(Stdio::piped())
         .spawn()
@@ -473,7 +557,15 @@ fn part_files_of_a_killed_write_are_removed_by_a_later_one_once_an_hour_old() {
     proxy.heal();
 
     // A write soon after leaves them: they could be another writer's.
-    let args = ["fetch", "s3://bars/raw/", "-o", "dataset", "--partition-by", "year", "--json"];
+    let args = [
+        "fetch",
+        "s3://bars/raw/",
+        "-o",
+        "dataset",
+        "--partition-by",
+        "year",
+        "--json",
+    ];
     let report = world.ok(&args);
     assert_eq!(report["orphans_removed"], serde_json::json!([]));
     for orphan in &orphans {
@@ -528,7 +620,14 @@ fn listed_files(dataset: &Path) -> Vec<String> {
 fn a_damaged_dataset_is_refused_naming_the_file() {
     let sandbox = Sandbox::new();
     sandbox.write("NASDAQ.csv", SAMPLE);
-    let out = sandbox.run(&["fetch", "NASDAQ.csv", "-o", "ds/", "--partition-by", "month"]);
+    let out = sandbox.run(&[
+        "fetch",
+        "NASDAQ.csv",
+        "-o",
+        "ds/",
+        "--partition-by",
+        "month",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let ok = sandbox.run(&["fetch", "ds/", "--json"]);
     assert!(ok.status.success(), "{}", stderr(&ok));
@@ -537,7 +636,10 @@ fn a_damaged_dataset_is_refused_naming_the_file() {
 
     // One month's file replaced by another's: the manifest's SHA-256 catches it.
     let files = listed_files(&sandbox.path("ds"));
-    let (a, b) = (sandbox.path("ds").join(&files[0]), sandbox.path("ds").join(&files[1]));
+    let (a, b) = (
+        sandbox.path("ds").join(&files[0]),
+        sandbox.path("ds").join(&files[1]),
+    );
     let good = std::fs::read(&a).unwrap();
     std::fs::copy(&b, &a).unwrap();
     let out = sandbox.run(&["fetch", "ds/"]);
@@ -593,7 +695,11 @@ fn watch_appends_new_source_files_and_stops_cleanly_on_sigterm() {
     signal(&child, libc::SIGTERM);
     let out = wait_with_timeout(child, Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("stopped by SIGTERM"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stopped by SIGTERM"),
+        "{}",
+        stderr(&out)
+    );
     let rounds: Vec<Value> = stdout(&out)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -632,7 +738,9 @@ fn parquet_files(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries {
             let path = entry.unwrap().path();
             if path.is_dir() {

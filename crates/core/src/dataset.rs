@@ -296,7 +296,10 @@ pub async fn collect(
 
 /// The row ranges of each folder of a table sorted by date: partitions are
 /// runs of consecutive rows.
-pub fn partition_ranges(rows: &RecordBatch, partitioning: Partitioning) -> Vec<(String, Range<usize>)> {
+pub fn partition_ranges(
+    rows: &RecordBatch,
+    partitioning: Partitioning,
+) -> Vec<(String, Range<usize>)> {
     let dates = rows.column(0).as_primitive::<Date32Type>();
     let mut ranges: Vec<(String, Range<usize>)> = Vec::new();
     let mut start = 0;
@@ -362,9 +365,7 @@ pub fn encode_files(
         while start < rows.num_rows() && (start == first || encoder.bytes_written() < target_bytes)
         {
             let take = group.min(rows.num_rows() - start);
-            encoder
-                .write(&rows.slice(start, take))
-                .map_err(failure)?;
+            encoder.write(&rows.slice(start, take)).map_err(failure)?;
             start += take;
         }
         let body = Bytes::from(encoder.finish().map_err(failure)?);
@@ -416,7 +417,9 @@ pub fn decode_file(body: Bytes, uri: &str, filter: &RowFilter) -> Result<Vec<Rec
                 .fields()
                 .iter()
                 .zip(canonical.fields())
-                .all(|(got, want)| got.name() == want.name() && got.data_type() == want.data_type());
+                .all(|(got, want)| {
+                    got.name() == want.name() && got.data_type() == want.data_type()
+                });
         if !fields_match {
             return Err(bad(format!(
                 "its columns are not the canonical ones ({}); it was not written by nasdaq-data",
@@ -451,10 +454,9 @@ fn keep_mask(batch: &RecordBatch, filter: &RowFilter) -> Option<BooleanArray> {
                 Some(
                     from.is_none_or(|f| date >= f)
                         && to.is_none_or(|t| date <= t)
-                        && filter
-                            .tickers
-                            .as_ref()
-                            .is_none_or(|set| !tickers.is_null(i) && set.contains(tickers.value(i))),
+                        && filter.tickers.as_ref().is_none_or(|set| {
+                            !tickers.is_null(i) && set.contains(tickers.value(i))
+                        }),
                 )
             })
             .collect(),
@@ -523,7 +525,12 @@ mod tests {
         let folders: Vec<&str> = by_month.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(
             folders,
-            ["year=2023/month=12/", "year=2024/month=1/", "year=2024/month=2/", "year=2024/month=3/"]
+            [
+                "year=2023/month=12/",
+                "year=2024/month=1/",
+                "year=2024/month=2/",
+                "year=2024/month=3/"
+            ]
         );
         assert_eq!(by_month.last().unwrap().1.end, 140);
         assert_eq!(
@@ -547,7 +554,10 @@ mod tests {
         assert_eq!(many.iter().map(|f| f.rows).sum::<u64>(), 800);
         assert_eq!(many[0].first_date, "2023-12-30");
         assert_eq!(many[7].last_date, day_text(19_721 + 399));
-        assert_eq!(many[0].tickers.as_deref(), Some(&["AAPL".to_owned(), "MSFT".to_owned()][..]));
+        assert_eq!(
+            many[0].tickers.as_deref(),
+            Some(&["AAPL".to_owned(), "MSFT".to_owned()][..])
+        );
         let filter = RowFilter {
             tickers: Some(["MSFT".to_owned()].into()),
             ..RowFilter::default()
@@ -559,11 +569,9 @@ mod tests {
 
     #[test]
     fn a_parquet_file_of_other_columns_is_refused_by_name() {
-        let other = RecordBatch::try_from_iter([(
-            "price",
-            Arc::new(Float64Array::from(vec![1.0])) as _,
-        )])
-        .unwrap();
+        let other =
+            RecordBatch::try_from_iter([("price", Arc::new(Float64Array::from(vec![1.0])) as _)])
+                .unwrap();
         let mut body = Vec::new();
         let mut writer =
             parquet::arrow::ArrowWriter::try_new(&mut body, other.schema(), None).unwrap();
@@ -571,7 +579,8 @@ mod tests {
         writer.close().unwrap();
         let err = decode_file(body.into(), "s3://b/x.parquet", &RowFilter::default()).unwrap_err();
         assert!(
-            err.to_string().starts_with("s3://b/x.parquet: not a readable dataset file"),
+            err.to_string()
+                .starts_with("s3://b/x.parquet: not a readable dataset file"),
             "{err}"
         );
     }
@@ -598,7 +607,11 @@ mod tests {
             ..Manifest::empty(Partitioning::Year)
         };
         let paths = |filter: RowFilter| -> Vec<String> {
-            manifest.prune(&filter).iter().map(|f| f.path.clone()).collect()
+            manifest
+                .prune(&filter)
+                .iter()
+                .map(|f| f.path.clone())
+                .collect()
         };
         assert_eq!(paths(RowFilter::default()), ["a", "b", "c", "d"]);
         let in_2024 = RowFilter {

@@ -186,9 +186,7 @@ impl Loader {
             let listed = source.list(&request.key).await?;
             let keys = listed.iter().map(|o| o.key.as_str());
             match dataset::latest_manifest(&**source, &request.key, keys).await? {
-                Some(manifest) => {
-                    self.read_dataset(source, request, &manifest).await?
-                }
+                Some(manifest) => self.read_dataset(source, request, &manifest).await?,
                 None => {
                     let keys = matching_objects(listed, &request.key, request.glob.as_deref())
                         .map_err(|err| match err {
@@ -311,9 +309,15 @@ impl Loader {
         request: &LoadRequest,
         manifest: &dataset::Manifest,
     ) -> Result<(Vec<FileRows>, Vec<FileLineage>)> {
-        use futures::{StreamExt, TryStreamExt};
+        use futures::{FutureExt, StreamExt, TryStreamExt};
         use sha2::Digest;
-        let wanted = manifest.prune(&request.parse.filter);
+        // Owned: a stream over borrowed entries would tie its futures to
+        // a lifetime of their own.
+        let wanted: Vec<dataset::DataFile> = manifest
+            .prune(&request.parse.filter)
+            .into_iter()
+            .cloned()
+            .collect();
         tracing::info!(
             version = manifest.version,
             files = wanted.len(),
@@ -325,71 +329,76 @@ impl Loader {
             progress.start(&source.uri(&request.key), Some(total));
         }
         let read = futures::stream::iter(wanted)
-            .map(|file| async move {
-                let key = format!("{}{}", request.key, file.path);
-                let fetched = source.get(&key, GetOptions::default()).await?;
-                let info = fetched.info;
-                let changed = |found: String| Error::DatasetFileChanged {
-                    file: info.uri.clone(),
-                    bytes: file.bytes,
-                    sha256: file.sha256.clone(),
-                    found,
-                };
-                let body = dataset::collect(fetched.stream, file.bytes as usize, &info.uri)
-                    .await
-                    .map_err(|err| match err {
-                        Error::BadManifest { .. } => changed("it is longer".to_owned()),
-                        other => other,
-                    })?;
-                if let Some(progress) = &self.options.progress {
-                    progress.advance(body.len() as u64);
-                }
-                let sha256 = hex::encode(sha2::Sha256::digest(&body));
-                if sha256 != file.sha256 {
-                    return Err(changed(format!(
-                        "read {} bytes with SHA-256 {sha256}",
-                        body.len()
-                    )));
-                }
-                let bytes = body.len() as u64;
-                let filter = request.parse.filter.clone();
-                let uri = info.uri.clone();
-                let batches = tokio::task::spawn_blocking(move || {
-                    dataset::decode_file(body, &uri, &filter)
-                })
-                .await
-                .map_err(|err| Error::Internal {
-                    message: format!("decoding stopped: {err}"),
-                })??;
-                let lines = batches
-                    .iter()
-                    .scan(0u64, |seen, batch| {
-                        let first = *seen;
-                        *seen += batch.num_rows() as u64;
-                        Some((first + 1..=*seen).collect::<Vec<u64>>())
+            .map(|file: dataset::DataFile| {
+                async move {
+                    let key = format!("{}{}", request.key, file.path);
+                    let fetched = source.get(&key, GetOptions::default()).await?;
+                    let info = fetched.info;
+                    let changed = |found: String| Error::DatasetFileChanged {
+                        file: info.uri.clone(),
+                        bytes: file.bytes,
+                        sha256: file.sha256.clone(),
+                        found,
+                    };
+                    let body = dataset::collect(fetched.stream, file.bytes as usize, &info.uri)
+                        .await
+                        .map_err(|err| match err {
+                            Error::BadManifest { .. } => changed("it is longer".to_owned()),
+                            other => other,
+                        })?;
+                    if let Some(progress) = &self.options.progress {
+                        progress.advance(body.len() as u64);
+                    }
+                    let sha256 = hex::encode(sha2::Sha256::digest(&body));
+                    if sha256 != file.sha256 {
+                        return Err(changed(format!(
+                            "read {} bytes with SHA-256 {sha256}",
+                            body.len()
+                        )));
+                    }
+                    let bytes = body.len() as u64;
+                    let filter = request.parse.filter.clone();
+                    let uri = info.uri.clone();
+                    let batches = tokio::task::spawn_blocking(move || {
+                        dataset::decode_file(body, &uri, &filter)
                     })
-                    .collect();
-                let negative_volume = vec![Vec::new(); batches.len()];
-                let lineage = FileLineage {
-                    uri: info.uri.clone(),
-                    etag: info.etag.clone(),
-                    version: info.version.clone(),
-                    last_modified: Some(info.last_modified.to_rfc3339()),
-                    sha256,
-                    bytes,
-                    dialect: format!("parquet (dataset version {})", manifest.version),
-                    rows_read: file.rows,
-                    cache: fetched.cache.as_ref().map(|c| c.status().to_owned()),
-                    stale_reason: None,
-                };
-                Ok::<_, Error>((
-                    FileRows {
-                        batches,
-                        lines,
-                        negative_volume,
-                    },
-                    lineage,
-                ))
+                    .await
+                    .map_err(|err| Error::Internal {
+                        message: format!("decoding stopped: {err}"),
+                    })??;
+                    let lines = batches
+                        .iter()
+                        .scan(0u64, |seen, batch| {
+                            let first = *seen;
+                            *seen += batch.num_rows() as u64;
+                            Some((first + 1..=*seen).collect::<Vec<u64>>())
+                        })
+                        .collect();
+                    let negative_volume = vec![Vec::new(); batches.len()];
+                    let lineage = FileLineage {
+                        uri: info.uri.clone(),
+                        etag: info.etag.clone(),
+                        version: info.version.clone(),
+                        last_modified: Some(info.last_modified.to_rfc3339()),
+                        sha256,
+                        bytes,
+                        dialect: format!("parquet (dataset version {})", manifest.version),
+                        rows_read: file.rows,
+                        cache: fetched.cache.as_ref().map(|c| c.status().to_owned()),
+                        stale_reason: None,
+                    };
+                    Ok::<_, Error>((
+                        FileRows {
+                            batches,
+                            lines,
+                            negative_volume,
+                        },
+                        lineage,
+                    ))
+                }
+                // Boxed: the futures borrow the request, and an unboxed
+                // stream of them is not `Send` for every lifetime.
+                .boxed()
             })
             .buffered(4)
             .try_collect::<Vec<_>>()

@@ -233,8 +233,7 @@ impl<W: Write + Send> ParquetEncoder<W> {
         let parquet_schema = ArrowSchemaConverter::new()
             .with_coerce_types(properties.coerce_types())
             .convert(&schema)?;
-        let writer =
-            SerializedFileWriter::new(sink, parquet_schema.root_schema_ptr(), properties)?;
+        let writer = SerializedFileWriter::new(sink, parquet_schema.root_schema_ptr(), properties)?;
         let factory = ArrowRowGroupWriterFactory::new(&writer, schema.clone());
         Ok(Self {
             writer,

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use nasdaq_config::SourceSpec;
 use nasdaq_core::dataset::{
     self, DataFile, MANIFEST_DIR, Manifest, Partitioning, SourceEntry, manifest_key,
@@ -172,7 +172,8 @@ impl Session {
                     tracing::info!(attempt, "another writer committed first; starting again");
                     // Jittered, growing pauses, so that writers who lost
                     // together do not meet again at the next commit.
-                    let pause = 50 * u64::from(attempt) + fastrand::u64(0..200 * u64::from(attempt));
+                    let pause =
+                        50 * u64::from(attempt) + fastrand::u64(0..200 * u64::from(attempt));
                     tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                 }
             }
@@ -249,15 +250,17 @@ impl Writer<'_> {
         }
         let progress = self.load.progress.clone().map(|bar| {
             let total = wanted.iter().map(|(o, _)| o.size).sum();
-            bar.start(
-                &format!("{} source file(s)", wanted.len()),
-                Some(total),
-            );
+            bar.start(&format!("{} source file(s)", wanted.len()), Some(total));
             Arc::new(Overall(bar)) as Arc<dyn Progress>
         });
         let written = Uncommitted::new(self.out.clone(), self.prefix.clone());
         let loads: Result<Vec<SourceLoad>> = futures::stream::iter(wanted)
-            .map(|(object, seen)| self.load_one(object, seen, progress.clone(), &written))
+            .map(|(object, seen)| {
+                // Boxed: a stream of unboxed borrowing futures is not
+                // `Send` for every lifetime, which front ends need.
+                self.load_one(object, seen, progress.clone(), &written)
+                    .boxed()
+            })
             .buffer_unordered(self.options.concurrency.max(1))
             .try_collect()
             .await;
@@ -276,7 +279,10 @@ impl Writer<'_> {
         let mut added = Vec::new();
         let mut etag_only = false;
         for load in &loads {
-            match (base.source(&load.entry.uri), load.files.is_empty() && load.keys.is_none()) {
+            match (
+                base.source(&load.entry.uri),
+                load.files.is_empty() && load.keys.is_none(),
+            ) {
                 (Some(_), true) => etag_only = true,
                 (Some(_), false) => replaced.push(load.entry.uri.clone()),
                 (None, _) => added.push(load.entry.uri.clone()),
@@ -379,7 +385,11 @@ impl Writer<'_> {
             }
         }
         written.keep();
-        tracing::info!(version = next.version, files = next.files.len(), "committed");
+        tracing::info!(
+            version = next.version,
+            files = next.files.len(),
+            "committed"
+        );
         // Readers of the manifest never see the removed files again;
         // readers that glob the folders stop seeing them now.
         for path in &removed {
@@ -401,7 +411,8 @@ impl Writer<'_> {
             .flat_map(|m| m.files.iter().map(|f| f.path.as_str()))
             .collect();
         let cutoff = chrono::Utc::now()
-            - chrono::Duration::from_std(ORPHAN_GRACE).unwrap_or_else(|_| chrono::Duration::hours(1));
+            - chrono::Duration::from_std(ORPHAN_GRACE)
+                .unwrap_or_else(|_| chrono::Duration::hours(1));
         let mut removed = Vec::new();
         for object in self.out.list(&self.prefix).await? {
             let path = &object.key[self.prefix.len().min(object.key.len())..];
@@ -422,14 +433,12 @@ impl Writer<'_> {
             .out
             .list(&format!("{}{MANIFEST_DIR}", self.prefix))
             .await?;
-        Ok(
-            dataset::latest_manifest(
-                &*self.out,
-                &self.prefix,
-                listed.iter().map(|o| o.key.as_str()),
-            )
-            .await?,
+        Ok(dataset::latest_manifest(
+            &*self.out,
+            &self.prefix,
+            listed.iter().map(|o| o.key.as_str()),
         )
+        .await?)
     }
 
     /// The source objects: every match under the prefix, or the one object.
@@ -505,11 +514,12 @@ impl Writer<'_> {
         // Smaller row groups than a single file's: a part file is cut
         // between row groups.
         write.row_group_rows = 128 * 1024;
-        let encoded = tokio::task::spawn_blocking(move || encode(&table, partitioning, target, &write))
-            .await
-            .map_err(|err| Error::Internal {
-                message: format!("the encoder stopped: {err}"),
-            })??;
+        let encoded =
+            tokio::task::spawn_blocking(move || encode(&table, partitioning, target, &write))
+                .await
+                .map_err(|err| Error::Internal {
+                    message: format!("the encoder stopped: {err}"),
+                })??;
         let mut files = Vec::with_capacity(encoded.parts.len());
         for (folder, part) in encoded.parts {
             let path = format!("{folder}part-{}.parquet", &part.sha256[..32]);
@@ -610,9 +620,10 @@ fn encode(
     let mut parts = Vec::new();
     for (folder, range) in dataset::partition_ranges(&all, partitioning) {
         let mut metadata = options.clone();
-        metadata
-            .metadata
-            .push(("nasdaq.partition".to_owned(), folder.trim_end_matches('/').to_owned()));
+        metadata.metadata.push((
+            "nasdaq.partition".to_owned(),
+            folder.trim_end_matches('/').to_owned(),
+        ));
         let rows = all.slice(range.start, range.len());
         for part in dataset::encode_files(&rows, target, &metadata)? {
             parts.push((folder.clone(), part));
@@ -663,7 +674,8 @@ impl Uncommitted {
 
     /// Committed: the files stay.
     fn keep(&self) {
-        self.armed.store(false, std::sync::atomic::Ordering::Relaxed);
+        self.armed
+            .store(false, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Removes the files now.

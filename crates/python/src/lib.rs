@@ -113,7 +113,8 @@ fn to_py(err: Error) -> PyErr {
         Error::Config(_) | Error::BadTarget { .. } | Error::OutputIsInput { .. } => {
             ConfigError::new_err(message)
         }
-        Error::Storage(_) => SourceError::new_err(message),
+        Error::Storage(_) | Error::Conflict { .. } => SourceError::new_err(message),
+        Error::HeldTwice { .. } => DataError::new_err(message),
         Error::Load(load) if load.is_source_failure() => SourceError::new_err(message),
         Error::Load(nasdaq_core::Error::UnknownFormat { .. }) => ConfigError::new_err(message),
         Error::Load(nasdaq_core::Error::Write { .. } | nasdaq_core::Error::Internal { .. }) => {
@@ -340,6 +341,65 @@ fn upload(
     })
 }
 
+/// Writes or appends to a Parquet dataset; returns the dataset report as JSON.
+#[pyfunction]
+#[pyo3(signature = (
+    source, output, *, partition_by="none", append=false, glob=None, tickers=None, start=None,
+    end=None, ticker=None, dialect=None, strict=false, target_file_size_mb=128, jobs=4,
+    env_file=None, config=None, settings=None
+))]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "mirrors the Python keyword arguments one to one"
+)]
+fn write_dataset(
+    py: Python<'_>,
+    source: String,
+    output: String,
+    partition_by: &str,
+    append: bool,
+    glob: Option<String>,
+    tickers: Option<Vec<String>>,
+    start: Option<String>,
+    end: Option<String>,
+    ticker: Option<String>,
+    dialect: Option<String>,
+    strict: bool,
+    target_file_size_mb: usize,
+    jobs: usize,
+    env_file: Option<PathBuf>,
+    config: Option<PathBuf>,
+    settings: Option<Bound<'_, PyDict>>,
+) -> PyResult<String> {
+    let partition_by = nasdaq_data::Partitioning::from_name(partition_by).ok_or_else(|| {
+        ConfigError::new_err(format!(
+            "partition_by={partition_by:?}: expected one of {}",
+            nasdaq_data::Partitioning::NAMES.join(", ")
+        ))
+    })?;
+    let load = LoadOptions {
+        source: Some(source),
+        glob,
+        tickers: tickers.unwrap_or_default(),
+        from: date(start, "start")?,
+        to: date(end, "end")?,
+        dialect,
+        ticker,
+        strict,
+        ..LoadOptions::default()
+    };
+    let options = nasdaq_data::DatasetOptions {
+        partition_by,
+        append,
+        target_file_bytes: target_file_size_mb.max(1) * 1024 * 1024,
+        concurrency: jobs.max(1),
+        ..nasdaq_data::DatasetOptions::new(load, output)
+    };
+    command(py, env_file, config, settings, |session| async move {
+        session.write_dataset(&options).await
+    })
+}
+
 /// The module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -353,5 +413,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(ls, m)?)?;
     m.add_function(wrap_pyfunction!(upload, m)?)?;
+    m.add_function(wrap_pyfunction!(write_dataset, m)?)?;
     Ok(())
 }

@@ -147,3 +147,28 @@ def test_help_is_useful():
     doc = nasdaq_data.load.__doc__
     for word in ("tickers", "start", "fallback", "SourceError", "settings", "GIL"):
         assert word in doc, word
+
+
+def test_a_dataset_written_from_python_reads_back_in_pyarrow_and_through_load(sample_copy, sandbox):
+    import pyarrow.dataset as ds
+
+    report = nasdaq_data.write_dataset(sample_copy, sandbox / "curated", partition_by="year")
+    assert (report["version"], report["committed"], report["rows"]) == (1, True, 5220)
+    assert all(p.startswith("year=2024/part-") for p in report["files_written"])
+    # Nothing new: no new version.
+    again = nasdaq_data.write_dataset(sample_copy, sandbox / "curated", partition_by="year", append=True)
+    assert (again["version"], again["committed"], again["unchanged"]) == (1, False, 1)
+
+    direct = nasdaq_data.load(sample_copy).table
+    table = ds.dataset(sandbox / "curated", format="parquet", partitioning="hive").to_table()
+    assert table.num_rows == direct.num_rows
+    assert set(table.column("year").to_pylist()) == {2024}
+    back = nasdaq_data.load(sandbox / "curated", tickers=["AAPL"], start="2024-06-01")
+    assert back.report["dialect"].startswith("parquet (dataset version 1)")
+    want = nasdaq_data.load(sample_copy, tickers=["AAPL"], start="2024-06-01").table
+    assert back.table.equals(want)
+
+    with pytest.raises(nasdaq_data.ConfigError, match='partition_by="week": expected one of none, year, month'):
+        nasdaq_data.write_dataset(sample_copy, sandbox / "other", partition_by="week")
+    with pytest.raises(nasdaq_data.ConfigError, match="partitioned by year, not month"):
+        nasdaq_data.write_dataset(sample_copy, sandbox / "curated", partition_by="month", append=True)

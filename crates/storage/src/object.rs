@@ -292,11 +292,7 @@ impl MarketSource for ObjectStoreSource {
         }
     }
 
-    async fn put_multipart(
-        &self,
-        key: &str,
-        options: PutOptions,
-    ) -> Result<Box<dyn ObjectWriter>> {
+    async fn put_multipart(&self, key: &str, options: PutOptions) -> Result<Box<dyn ObjectWriter>> {
         if options.create_only {
             return Err(Error::InvalidKey {
                 key: key.to_owned(),

@@ -175,8 +175,7 @@ pub trait MarketSource: Display + Debug + Send + Sync + 'static {
     /// written (an encoder's output): memory stays at a few parts whatever
     /// the size. `create_only` is refused: a multipart completion cannot be
     /// made conditional here.
-    async fn put_multipart(&self, key: &str, options: PutOptions)
-    -> Result<Box<dyn ObjectWriter>>;
+    async fn put_multipart(&self, key: &str, options: PutOptions) -> Result<Box<dyn ObjectWriter>>;
 }
 
 /// An object being written in parts by [`MarketSource::put_multipart`].

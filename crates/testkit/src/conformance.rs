@@ -356,7 +356,10 @@ pub async fn multipart_visible_only_when_finished(source: &dyn MarketSource) {
     }
     writer.finish().await.expect("finish");
     let got = source.get_bytes(&key).await.expect("get after finish");
-    assert!(got[..] == body[..], "{source}: object written in parts differs");
+    assert!(
+        got[..] == body[..],
+        "{source}: object written in parts differs"
+    );
 
     let dropped = format!("parts/dropped-{}.bin", fastrand::u64(..));
     let mut writer = source

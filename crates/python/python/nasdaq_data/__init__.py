@@ -30,6 +30,7 @@ __all__ = [
     "check",
     "ls",
     "upload",
+    "write_dataset",
     "NasdaqDataError",
     "SourceError",
     "DataError",
@@ -285,3 +286,31 @@ def upload(file: PathLike, target: Optional[str] = None, *, force: bool = False,
     return _json.loads(_native.upload(_os.fspath(file), target, force=force,
                                       env_file=_path(env_file), config=_path(config),
                                       settings=settings))
+
+
+def write_dataset(source: PathLike, output: PathLike, *, partition_by: str = "none",
+                  append: bool = False, glob: Optional[str] = None,
+                  tickers: Union[str, Iterable[str], None] = None, start: DateLike = None,
+                  end: DateLike = None, ticker: Optional[str] = None,
+                  dialect: Optional[str] = None, strict: bool = False,
+                  target_file_size_mb: int = 128, jobs: int = 4,
+                  env_file: Optional[PathLike] = None, config: Optional[PathLike] = None,
+                  **settings: Any) -> Dict[str, Any]:
+    """Write the source files under ``source`` (a prefix, a directory or one
+    file) as a Parquet dataset at ``output`` (``s3://BUCKET/PREFIX/``, a
+    directory), like ``nasdaq-cli fetch SOURCE --output DATASET``.
+
+    ``partition_by`` is "none", "year" (``year=2024/``) or "month"
+    (``year=2024/month=3/``). With ``append=True`` only source files the
+    dataset's manifest has not seen are loaded, and a changed source file
+    replaces the rows it contributed. Read the dataset back with
+    ``load(output)`` (pruned by the manifest), DuckDB, pyarrow, polars,
+    Spark or Athena. Returns the dataset report (version, committed, files
+    written and removed, rows, each source's load report).
+    """
+    return _json.loads(_native.write_dataset(
+        _os.fspath(source), _os.fspath(output), partition_by=partition_by, append=append,
+        glob=glob, tickers=_tickers(tickers), start=_date(start, "start"),
+        end=_date(end, "end"), ticker=ticker, dialect=dialect, strict=strict,
+        target_file_size_mb=target_file_size_mb, jobs=jobs, env_file=_path(env_file),
+        config=_path(config), settings=settings))
