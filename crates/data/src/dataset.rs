@@ -119,7 +119,7 @@ struct SourceLoad {
 
 /// Why an attempt did not commit.
 enum Attempt {
-    Done(DatasetReport),
+    Done(Box<DatasetReport>),
     /// Another writer committed this version first.
     Lost,
 }
@@ -166,7 +166,7 @@ impl Session {
                 Attempt::Done(mut report) => {
                     report.attempts = attempt;
                     report.elapsed_ms = started.elapsed().as_millis() as u64;
-                    return Ok(report);
+                    return Ok(*report);
                 }
                 Attempt::Lost => {
                     tracing::info!(attempt, "another writer committed first; starting again");
@@ -356,7 +356,7 @@ impl Writer<'_> {
         };
         if nothing_new {
             written.discard().await;
-            return Ok(Attempt::Done(report));
+            return Ok(Attempt::Done(Box::new(report)));
         }
         let body = serde_json::to_vec_pretty(&next).map_err(|err| Error::Internal {
             message: format!("the manifest does not serialise: {err}"),
@@ -400,7 +400,7 @@ impl Writer<'_> {
         report.version = next.version;
         report.committed = true;
         report.rows = next.rows;
-        Ok(Attempt::Done(report))
+        Ok(Attempt::Done(Box::new(report)))
     }
 
     /// Removes part files that `current` does not list and that are older
