@@ -24,6 +24,12 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
                 nasdaq_data::Error::Load(err) => core_hint(err),
                 nasdaq_data::Error::Storage(err) => storage_hint(err),
                 nasdaq_data::Error::Config(err) => config_hint(err),
+                nasdaq_data::Error::HeldTwice { .. } => Some(
+                    "exclude one of the two files with --glob, or write the other to its own dataset",
+                ),
+                nasdaq_data::Error::Conflict { .. } => {
+                    Some("run the same command again: it appends to the new version")
+                }
                 _ => None,
             };
             if hint.is_some() {
@@ -57,6 +63,9 @@ fn core_hint(err: &CoreError) -> Option<&'static str> {
             Some("check --glob, or list the prefix with `nasdaq-cli ls`")
         }
         CoreError::UnknownDialect { .. } => Some("pass one of them to --dialect"),
+        CoreError::DatasetFileChanged { .. } | CoreError::BadManifest { .. } => Some(
+            "write the dataset again from its sources: nasdaq-cli fetch SOURCE --output DATASET",
+        ),
         CoreError::Storage(err) => storage_hint(err),
         // The primary's failure is the one to fix; a missing fallback file
         // only says the fallback could not help.

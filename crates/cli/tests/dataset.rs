@@ -784,3 +784,49 @@ fn unsafe_kill(pid: i32, signal: i32) -> i32 {
     // SAFETY: kill(2) has no memory-safety preconditions.
     unsafe { libc::kill(pid, signal) }
 }
+
+#[test]
+fn a_source_touched_but_unchanged_updates_only_its_manifest_entry() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("raw")).unwrap();
+    let parts = split_sample(2);
+    sandbox.write("raw/a.csv", &parts[0]);
+    sandbox.write("raw/b.csv", &parts[1]);
+    let append = [
+        "fetch",
+        "raw/",
+        "-o",
+        "ds/",
+        "--partition-by",
+        "year",
+        "--append",
+        "--json",
+    ];
+    let run = |args: &[&str]| -> Value {
+        let out = sandbox.run(args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let first = run(&append);
+    assert_eq!(first["version"], 1);
+    let files = listed_files(&sandbox.path("ds"));
+    // A new modification time is a new ETag for a local file; the bytes are the same.
+    let later = std::time::SystemTime::now() + Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(sandbox.path("raw/a.csv"))
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let touched = run(&append);
+    assert_eq!(touched["version"], 2, "{touched}");
+    assert_eq!(touched["committed"], true);
+    assert_eq!(touched["files_written"], serde_json::json!([]));
+    assert_eq!(touched["replaced"], serde_json::json!([]));
+    assert_eq!(touched["unchanged"], 1);
+    assert_eq!(listed_files(&sandbox.path("ds")), files);
+    // And the new ETag is the one remembered: the next run reads nothing.
+    let again = run(&append);
+    assert_eq!(again["committed"], false, "{again}");
+    assert_eq!(again["unchanged"], 2);
+}
