@@ -301,6 +301,13 @@ fn append_loads_only_what_is_new_and_a_changed_source_replaces_its_rows() {
     assert_eq!(grown["unchanged"], 3);
     assert_eq!(grown["rows"], 5220);
     assert_consistent(&world.state("curated/"), "curated/");
+    let grown_state = world.state("curated/");
+    let again = world.ok(&append);
+    assert_eq!(
+        (again["committed"].as_bool(), again["version"].as_u64()),
+        (Some(false), Some(2))
+    );
+    assert_eq!(world.state("curated/")["objects"], grown_state["objects"]);
 
     // A new version of part0: one close changed, one row fewer.
     let text = String::from_utf8(parts[0].clone()).unwrap();
@@ -829,4 +836,28 @@ fn a_source_touched_but_unchanged_updates_only_its_manifest_entry() {
     let again = run(&append);
     assert_eq!(again["committed"], false, "{again}");
     assert_eq!(again["unchanged"], 2);
+}
+
+#[test]
+fn a_file_url_output_is_a_local_file_and_a_file_url_dataset_a_folder() {
+    let sandbox = Sandbox::new();
+    sandbox.write("NASDAQ.csv", SAMPLE);
+    let file = format!("file://{}", sandbox.path("bars.parquet").display());
+    let out = sandbox.run(&["fetch", "NASDAQ.csv", "-o", &file]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(sandbox.path("bars.parquet").is_file());
+    assert!(
+        !sandbox.path("file:").exists(),
+        "the URL was taken as a relative path"
+    );
+    let folder = format!("file://{}/", sandbox.path("ds").display());
+    let out = sandbox.run(&["fetch", "NASDAQ.csv", "-o", &folder, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["version"].as_u64(), report["rows"].as_u64()),
+        (Some(1), Some(5220))
+    );
+    assert_eq!(report["partition_by"], "none");
+    assert_eq!(listed_files(&sandbox.path("ds")).len(), 1);
 }

@@ -17,6 +17,9 @@ use crate::report::{EngineFacts, FileLineage, Role, SourceFailure};
 use crate::table::{FileRows, Summary, Table, format_date, slices, sort_rows, summarize};
 use crate::{Error, LoadReport, Result};
 
+/// CSV objects of a prefix read at once.
+const FILES_AT_ONCE: usize = 4;
+
 /// What to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadRequest {
@@ -196,13 +199,13 @@ impl Loader {
                             },
                             other => other,
                         })?;
-                    let keys: Vec<String> = keys.into_iter().map(|o| o.key).collect();
-                    self.read_csv_files(source, request, &keys).await?
+                    self.read_csv_files(source, request, keys).await?
                 }
             }
         } else {
-            self.read_csv_files(source, request, std::slice::from_ref(&request.key))
-                .await?
+            self.read_csv_file(source, request, &request.key, &self.options)
+                .await
+                .map(|(rows, lineage)| (vec![rows], vec![lineage]))?
         };
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -248,56 +251,89 @@ impl Loader {
 }
 
 impl Loader {
-    /// Reads and parses each CSV object at `keys`, in turn.
+    /// Reads and parses the CSV objects of a prefix, a few at once (many
+    /// small objects are mostly waiting on the network), in key order,
+    /// drawn as one progress bar.
     async fn read_csv_files(
         &self,
         source: &Arc<dyn MarketSource>,
         request: &LoadRequest,
-        keys: &[String],
+        objects: Vec<ObjectInfo>,
     ) -> Result<(Vec<FileRows>, Vec<FileLineage>)> {
-        let mut files = Vec::with_capacity(keys.len());
-        let mut lineage = Vec::with_capacity(keys.len());
-        for key in keys {
-            let fetched = source.get(key, GetOptions::default()).await?;
-            let info = fetched.info;
-            if let Some(progress) = &self.options.progress {
-                progress.start(&info.uri, Some(info.size));
-            }
-            let expected = info.metadata.get(nasdaq_storage::cache::SHA256_METADATA);
-            let read = read_csv(
-                fetched.stream,
-                &info.uri,
-                expected.map(String::as_str),
-                &request.parse,
-                &self.options,
-            )
-            .await;
-            if let Some(progress) = &self.options.progress {
-                progress.finish();
-            }
-            let read = read?;
-            lineage.push(FileLineage {
-                uri: info.uri.clone(),
-                etag: info.etag.clone(),
-                version: info.version.clone(),
-                last_modified: Some(info.last_modified.to_rfc3339()),
-                sha256: read.sha256.clone(),
-                bytes: read.bytes,
-                dialect: read.dialect.to_owned(),
-                rows_read: read.rows_read,
-                cache: fetched.cache.as_ref().map(|c| c.status().to_owned()),
-                stale_reason: match &fetched.cache {
-                    Some(nasdaq_storage::CacheOutcome::Stale { reason }) => Some(reason.clone()),
-                    _ => None,
-                },
-            });
-            files.push(FileRows {
-                batches: read.batches,
-                lines: read.lines,
-                negative_volume: read.negative_volume,
-            });
+        use futures::{FutureExt, StreamExt, TryStreamExt};
+        let mut options = self.options.clone();
+        if let Some(bar) = &self.options.progress {
+            let total = objects.iter().map(|o| o.size).sum();
+            bar.start(&source.uri(&request.key), Some(total));
+            options.progress = Some(Arc::new(nasdaq_storage::SharedBar(bar.clone())));
         }
-        Ok((files, lineage))
+        let options = &options;
+        let read = futures::stream::iter(objects)
+            .map(|object: ObjectInfo| {
+                async move {
+                    self.read_csv_file(source, request, &object.key, options)
+                        .await
+                }
+                // Boxed: an unboxed stream of borrowing futures is not
+                // `Send` for every lifetime.
+                .boxed()
+            })
+            .buffered(FILES_AT_ONCE)
+            .try_collect::<Vec<_>>()
+            .await;
+        if let Some(bar) = &self.options.progress {
+            bar.finish();
+        }
+        Ok(read?.into_iter().unzip())
+    }
+
+    /// Reads and parses the CSV object at `key`.
+    async fn read_csv_file(
+        &self,
+        source: &Arc<dyn MarketSource>,
+        request: &LoadRequest,
+        key: &str,
+        options: &ReadOptions,
+    ) -> Result<(FileRows, FileLineage)> {
+        let fetched = source.get(key, GetOptions::default()).await?;
+        let info = fetched.info;
+        if let Some(progress) = &options.progress {
+            progress.start(&info.uri, Some(info.size));
+        }
+        let expected = info.metadata.get(nasdaq_storage::cache::SHA256_METADATA);
+        let read = read_csv(
+            fetched.stream,
+            &info.uri,
+            expected.map(String::as_str),
+            &request.parse,
+            options,
+        )
+        .await;
+        if let Some(progress) = &options.progress {
+            progress.finish();
+        }
+        let read = read?;
+        let lineage = FileLineage {
+            uri: info.uri.clone(),
+            etag: info.etag.clone(),
+            version: info.version.clone(),
+            last_modified: Some(info.last_modified.to_rfc3339()),
+            sha256: read.sha256.clone(),
+            bytes: read.bytes,
+            dialect: read.dialect.to_owned(),
+            rows_read: read.rows_read,
+            cache: fetched.cache.as_ref().map(|c| c.status().to_owned()),
+            stale_reason: match &fetched.cache {
+                Some(nasdaq_storage::CacheOutcome::Stale { reason }) => Some(reason.clone()),
+                _ => None,
+            },
+        };
+        let rows = FileRows {
+            batches: read.batches,
+            lines: read.lines,
+            negative_volume: read.negative_volume,
+        };
+        Ok((rows, lineage))
     }
 
     /// Reads the files of a dataset that the request's filter needs (the

@@ -21,7 +21,9 @@ use nasdaq_core::dataset::{
     self, DataFile, MANIFEST_DIR, Manifest, Partitioning, SourceEntry, manifest_key,
 };
 use nasdaq_core::{LoadReport, Loader, Table, WriteOptions};
-use nasdaq_storage::{MarketSource, ObjectInfo, ObjectStoreSource, Progress, PutOptions};
+use nasdaq_storage::{
+    MarketSource, ObjectInfo, ObjectStoreSource, Progress, PutOptions, SharedBar,
+};
 use serde::Serialize;
 
 use crate::session::{LoadOptions, Session};
@@ -251,7 +253,7 @@ impl Writer<'_> {
         let progress = self.load.progress.clone().map(|bar| {
             let total = wanted.iter().map(|(o, _)| o.size).sum();
             bar.start(&format!("{} source file(s)", wanted.len()), Some(total));
-            Arc::new(Overall(bar)) as Arc<dyn Progress>
+            Arc::new(SharedBar(bar)) as Arc<dyn Progress>
         });
         let written = Uncommitted::new(self.out.clone(), self.prefix.clone());
         let loads: Result<Vec<SourceLoad>> = futures::stream::iter(wanted)
@@ -730,17 +732,4 @@ async fn remove_unlisted(out: Arc<dyn MarketSource>, prefix: String, keys: Vec<S
             tracing::warn!(%err, key, "an unfinished dataset file could not be removed");
         }
     }
-}
-
-/// Many loads drawn as one bar: only their bytes are passed on.
-struct Overall(Arc<dyn Progress>);
-
-impl Progress for Overall {
-    fn start(&self, _: &str, _: Option<u64>) {}
-
-    fn advance(&self, bytes: u64) {
-        self.0.advance(bytes);
-    }
-
-    fn finish(&self) {}
 }

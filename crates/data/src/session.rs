@@ -227,6 +227,23 @@ impl Session {
     /// output if asked, and returns the table with its complete report.
     pub async fn load(&self, options: &LoadOptions) -> Result<Loaded> {
         let started = Instant::now();
+        // `file:///abs/bars.parquet` names a local path like any other.
+        let local;
+        let options = match options
+            .output
+            .as_deref()
+            .and_then(|o| o.to_str())
+            .and_then(|o| o.strip_prefix("file://"))
+        {
+            Some(path) => {
+                local = LoadOptions {
+                    output: Some(PathBuf::from(path)),
+                    ..options.clone()
+                };
+                &local
+            }
+            None => options,
+        };
         if let Some(output) = &options.output {
             // Refuse a bad output name before any download.
             OutputFormat::from_path(output)?;

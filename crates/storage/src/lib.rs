@@ -41,6 +41,6 @@ pub use object::ObjectStoreSource;
 pub use s3::{S3Source, S3SourceBuilder};
 pub use source::{
     ByteStream, CacheOutcome, Fetched, GetOptions, MarketSource, MarketSourceExt, ObjectInfo,
-    ObjectWriter, Progress, PutOptions, PutReceipt,
+    ObjectWriter, Progress, PutOptions, PutReceipt, SharedBar,
 };
 pub use unavailable::UnavailableSource;

@@ -45,6 +45,21 @@ pub trait Progress: Send + Sync {
     fn finish(&self);
 }
 
+/// Several reads drawn as one bar: the caller starts and finishes the bar
+/// once, with the total of all reads; each read only adds its bytes.
+#[derive(Clone)]
+pub struct SharedBar(pub std::sync::Arc<dyn Progress>);
+
+impl Progress for SharedBar {
+    fn start(&self, _: &str, _: Option<u64>) {}
+
+    fn advance(&self, bytes: u64) {
+        self.0.advance(bytes);
+    }
+
+    fn finish(&self) {}
+}
+
 /// Options of a [`MarketSource::get`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GetOptions {
