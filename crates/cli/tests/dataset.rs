@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, python_with_pyarrow, stderr, stdout};
+use common::{Sandbox, python_with_pyarrow, signal, stderr, stdout};
 use nasdaq_testkit::{FaultProxy, S3TestServer, fault_proxy::Fault};
 use serde_json::Value;
 
@@ -779,17 +779,6 @@ fn big_csv(path: &Path, tickers: usize, days: i64) {
             .unwrap();
         }
     }
-}
-
-fn signal(child: &Child, signal: i32) {
-    let pid = i32::try_from(child.id()).unwrap();
-    assert_eq!(unsafe_kill(pid, signal), 0);
-}
-
-#[allow(unsafe_code, reason = "sending a signal to our own child process")]
-fn unsafe_kill(pid: i32, signal: i32) -> i32 {
-    // SAFETY: kill(2) has no memory-safety preconditions.
-    unsafe { libc::kill(pid, signal) }
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, stderr};
+use common::{Sandbox, signal, stderr};
 
 /// A file big enough that loading and writing it takes a while.
 fn big_csv(sandbox: &Sandbox) {
@@ -35,17 +35,6 @@ fn spawn(sandbox: &Sandbox) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-fn signal(child: &Child, signal: i32) {
-    let pid = i32::try_from(child.id()).unwrap();
-    assert_eq!(unsafe_kill(pid, signal), 0);
-}
-
-#[allow(unsafe_code, reason = "sending a signal to our own child process")]
-fn unsafe_kill(pid: i32, signal: i32) -> i32 {
-    // SAFETY: kill(2) has no memory-safety preconditions.
-    unsafe { libc::kill(pid, signal) }
 }
 
 fn leftovers(sandbox: &Sandbox) -> Vec<String> {

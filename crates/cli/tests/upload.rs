@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, stderr, stdout};
+use common::{Sandbox, signal, stderr, stdout};
 use nasdaq_testkit::S3TestServer;
 
 const MIB: usize = 1024 * 1024;
@@ -107,8 +107,7 @@ fn ctrl_c_during_an_upload_aborts_it_and_stores_nothing() {
         assert!(Instant::now() < deadline, "no part was ever sent");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let pid = i32::try_from(child.id()).unwrap();
-    assert_eq!(send_sigint(pid), 0);
+    signal(&child, libc::SIGINT);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let log = server.requests();
@@ -129,10 +128,4 @@ fn ctrl_c_during_an_upload_aborts_it_and_stores_nothing() {
         .unwrap();
     assert!(listed.status.success(), "{}", stderr(&listed));
     assert!(!stdout(&listed).contains("big.csv"), "{}", stdout(&listed));
-}
-
-#[allow(unsafe_code, reason = "sending a signal to our own child process")]
-fn send_sigint(pid: i32) -> i32 {
-    // SAFETY: kill(2) has no memory-safety preconditions.
-    unsafe { libc::kill(pid, libc::SIGINT) }
 }

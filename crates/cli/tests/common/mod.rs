@@ -8,7 +8,7 @@
 )]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 
 /// A scratch working directory and home for one test.
 pub struct Sandbox {
@@ -124,4 +124,16 @@ pub fn python(interpreter: &Path, code: &str, path: &Path) -> String {
         stderr(&output)
     );
     stdout(&output)
+}
+
+/// Sends `signal` (libc::SIGINT, ...) to a child process.
+pub fn signal(child: &Child, signal: i32) {
+    let pid = i32::try_from(child.id()).unwrap();
+    assert_eq!(unsafe_kill(pid, signal), 0);
+}
+
+#[allow(unsafe_code, reason = "sending a signal to our own child process")]
+fn unsafe_kill(pid: i32, signal: i32) -> i32 {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe { libc::kill(pid, signal) }
 }
