@@ -425,11 +425,11 @@ pub(crate) struct FetchArgs {
     /// --partition-by / --append).
     #[arg(short, long, value_name = "PATH|URL")]
     pub(crate) output: Option<PathBuf>,
-    #[command(flatten)]
-    pub(crate) dataset: DatasetArgs,
     /// Print the load report as one JSON object on stdout instead of the summary.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) dataset: DatasetArgs,
 }
 
 /// How a Parquet dataset is written: shared by `fetch` and `watch`.

@@ -850,3 +850,46 @@ fn a_file_url_output_is_a_local_file_and_a_file_url_dataset_a_folder() {
     assert_eq!(report["partition_by"], "none");
     assert_eq!(listed_files(&sandbox.path("ds")).len(), 1);
 }
+
+#[test]
+fn a_rewrite_may_change_the_layout_and_an_append_may_not() {
+    let sandbox = Sandbox::new();
+    sandbox.write("NASDAQ.csv", SAMPLE);
+    let write = |layout: &str, append: bool| {
+        let mut args = vec![
+            "fetch",
+            "NASDAQ.csv",
+            "-o",
+            "ds/",
+            "--partition-by",
+            layout,
+            "--json",
+        ];
+        if append {
+            args.push("--append");
+        }
+        sandbox.run(&args)
+    };
+    assert!(write("month", false).status.success());
+    let out = write("year", true);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("partitioned by month, not year"),
+        "{}",
+        stderr(&out)
+    );
+    let out = write("year", false);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["version"], 2);
+    assert_eq!(report["files_removed"].as_array().unwrap().len(), 12);
+    let mut left = parquet_files(&sandbox.path("ds"));
+    left.sort();
+    let listed = listed_files(&sandbox.path("ds"));
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].starts_with("year=2024/part-"), "{listed:?}");
+    assert_eq!(
+        left,
+        [sandbox.path("ds").join(&listed[0]).display().to_string()]
+    );
+}

@@ -223,7 +223,9 @@ struct Writer<'a> {
 impl Writer<'_> {
     async fn attempt(&self) -> Result<Attempt> {
         let current = self.latest().await?;
+        // Appending must keep the layout; a rewrite replaces every file anyway.
         if let Some(current) = &current
+            && self.options.append
             && current.partition_by != self.options.partition_by
         {
             return Err(Error::BadTarget {
