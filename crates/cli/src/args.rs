@@ -438,19 +438,19 @@ pub(crate) struct FetchArgs {
 pub(crate) struct DatasetArgs {
     /// Write a Hive-partitioned dataset at --output: year (year=2024/),
     /// month (year=2024/month=3/) or none.
-    #[arg(long, value_enum, value_name = "LAYOUT")]
+    #[arg(long, value_enum, value_name = "LAYOUT", requires = "output")]
     pub(crate) partition_by: Option<PartitionBy>,
     /// Add to the dataset at --output: load only the source files its
     /// manifest has not seen (by ETag and SHA-256); a changed source file
     /// replaces the rows it contributed.
     #[arg(long, requires = "output")]
     pub(crate) append: bool,
-    /// Close a dataset's part file at about this size, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 128)]
-    pub(crate) target_file_size: usize,
-    /// Source files loaded at once when writing a dataset.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub(crate) jobs: u16,
+    /// Close a dataset's part file at about this size, in MiB [default: 128].
+    #[arg(long, value_name = "MIB", requires = "output", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub(crate) target_file_size: Option<u32>,
+    /// Source files loaded at once when writing a dataset [default: 4].
+    #[arg(long, value_name = "N", requires = "output", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) jobs: Option<u16>,
 }
 
 /// A dataset's folder layout.

@@ -51,9 +51,9 @@ pub(crate) fn dataset_options(
             .partition_by
             .map_or(nasdaq_data::Partitioning::None, PartitionBy::layout),
         append: args.append,
-        target_file_bytes: args.target_file_size.max(1) * 1024 * 1024,
-        concurrency: usize::from(args.jobs),
         ..DatasetOptions::new(load, output.to_string_lossy())
+            .with_target_file_mib(args.target_file_size)
+            .with_concurrency(args.jobs.map(usize::from))
     }
 }
 
@@ -86,6 +86,13 @@ pub(crate) async fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<
         .as_deref()
         .filter(|o| is_dataset(o, &args.dataset))
     {
+        if args.load.fallback {
+            return Err(crate::exit::Usage(
+                "--fallback does not apply to a dataset write: its sources are the files named, never a substitute"
+                    .to_owned(),
+            )
+            .into());
+        }
         let session = config::session(global)?;
         let report = session
             .write_dataset(&dataset_options(options, output, &args.dataset))

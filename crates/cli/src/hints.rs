@@ -64,7 +64,7 @@ fn core_hint(err: &CoreError) -> Option<&'static str> {
         }
         CoreError::UnknownDialect { .. } => Some("pass one of them to --dialect"),
         CoreError::DatasetFileChanged { .. } | CoreError::BadManifest { .. } => Some(
-            "write the dataset again from its sources: nasdaq-cli fetch SOURCE --output DATASET",
+            "write the dataset again from its sources, without --append: nasdaq-cli fetch SOURCE --output DATASET",
         ),
         CoreError::Storage(err) => storage_hint(err),
         // The primary's failure is the one to fix; a missing fallback file

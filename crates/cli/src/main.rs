@@ -73,8 +73,10 @@ fn main() -> ExitCode {
             signal = interrupted() => Err(signal),
         }
     });
-    if outcome.is_err() || watching {
-        // An interrupted multipart upload is being aborted on the server.
+    {
+        // An interrupted or failed multipart upload is being aborted on the
+        // server, unfinished dataset files removed (nothing to wait for
+        // when none was started).
         runtime.block_on(nasdaq_storage::cleanup::finish(
             std::time::Duration::from_secs(10),
         ));

@@ -550,7 +550,7 @@ fn an_interrupted_dataset_write_leaves_no_file_and_no_version() {
 }
 
 #[test]
-fn part_files_of_a_killed_write_are_removed_by_a_later_one_once_an_hour_old() {
+fn part_files_of_a_killed_write_are_removed_by_a_later_one_once_a_day_old() {
     let Some(world) = World::start() else { return };
     let proxy = FaultProxy::start(&world.server.endpoint);
     let dataset = world.sandbox.path("dataset");
@@ -578,8 +578,8 @@ fn part_files_of_a_killed_write_are_removed_by_a_later_one_once_an_hour_old() {
     for orphan in &orphans {
         assert!(Path::new(orphan).exists(), "{orphan} was removed too soon");
     }
-    // An hour later they go, and only they.
-    let old = std::time::SystemTime::now() - Duration::from_secs(2 * 3600);
+    // A day later they go, and only they.
+    let old = std::time::SystemTime::now() - Duration::from_secs(25 * 3600);
     for orphan in &orphans {
         std::fs::File::options()
             .write(true)
@@ -671,6 +671,61 @@ fn a_damaged_dataset_is_refused_naming_the_file() {
         "{}",
         stderr(&out)
     );
+    // An append cannot go on from it; a rewrite, as the hint says, can.
+    let append = [
+        "fetch",
+        "NASDAQ.csv",
+        "-o",
+        "ds/",
+        "--partition-by",
+        "month",
+        "--append",
+    ];
+    let out = sandbox.run(&append);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("without --append"),
+        "{}",
+        stderr(&out)
+    );
+    let out = sandbox.run(&append[..6]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = sandbox.run(&["fetch", "ds/", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["rows"], 5220);
+    assert!(
+        report["files"][0]["dialect"]
+            .as_str()
+            .unwrap()
+            .contains("version 2")
+    );
+}
+
+#[test]
+fn a_location_holding_other_files_is_not_taken_for_a_dataset() {
+    let sandbox = Sandbox::new();
+    sandbox.write("NASDAQ.csv", SAMPLE);
+    std::fs::create_dir_all(sandbox.path("lake/year=2024")).unwrap();
+    // Another tool's part file, as Spark names them.
+    let spark = sandbox.write("lake/year=2024/part-00000-1b2c.snappy.parquet", "not ours");
+    let out = sandbox.run(&[
+        "fetch",
+        "NASDAQ.csv",
+        "-o",
+        "lake/",
+        "--partition-by",
+        "year",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("part-00000-1b2c.snappy.parquet")
+            && stderr(&out).contains("a location of its own"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&spark).unwrap(), b"not ours");
+    assert!(!sandbox.path("lake/_manifest").exists());
 }
 
 #[test]

@@ -115,6 +115,11 @@ pub struct Manifest {
     pub written_by: String,
     /// When, RFC 3339.
     pub written_at: String,
+    /// A random id of the run that committed this version: a writer whose
+    /// commit is answered "exists" (a retried request) reads it to know
+    /// whether the version is its own.
+    #[serde(default)]
+    pub run_id: String,
     /// Rows in all files.
     pub rows: u64,
     /// Every file, by path.
@@ -132,6 +137,7 @@ impl Manifest {
             partition_by,
             written_by: String::new(),
             written_at: String::new(),
+            run_id: String::new(),
             rows: 0,
             files: Vec::new(),
             sources: Vec::new(),
@@ -203,6 +209,70 @@ pub struct SourceEntry {
     pub rows: u64,
     /// When it was loaded, RFC 3339.
     pub loaded_at: String,
+}
+
+/// Whether `path` (under a dataset's prefix) is a part file as we name
+/// them, in a folder of `layout`: `year=2024/part-<32 hex>.parquet`.
+/// Anything else under the prefix is not ours to remove.
+pub fn is_part_path(path: &str, layout: Partitioning) -> bool {
+    let (folders, name) = path.rsplit_once('/').unwrap_or(("", path));
+    let ours = name
+        .strip_prefix("part-")
+        .and_then(|n| n.strip_suffix(".parquet"))
+        .is_some_and(|hash| hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit()));
+    let number = |text: Option<&str>, key: &str| {
+        text.and_then(|t| t.strip_prefix(key))
+            .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let mut parts = folders.split('/').filter(|f| !f.is_empty());
+    let folders_fit = match layout {
+        Partitioning::None => parts.next().is_none(),
+        Partitioning::Year => number(parts.next(), "year=") && parts.next().is_none(),
+        Partitioning::Month => {
+            number(parts.next(), "year=")
+                && number(parts.next(), "month=")
+                && parts.next().is_none()
+        }
+    };
+    ours && folders_fit
+}
+
+/// Reads the part file `file` of the dataset at `prefix` whole, refusing
+/// one whose size or SHA-256 differs from what the manifest lists (memory
+/// is bounded by the listed size, whatever the store holds).
+pub async fn read_part(
+    source: &dyn nasdaq_storage::MarketSource,
+    prefix: &str,
+    file: &DataFile,
+) -> Result<(Bytes, nasdaq_storage::Fetched)> {
+    use futures::StreamExt;
+    use sha2::Digest;
+    let key = format!("{prefix}{}", file.path);
+    let mut fetched = source.get(&key, Default::default()).await?;
+    let changed = |found: String| Error::DatasetFileChanged {
+        file: source.uri(&key),
+        bytes: file.bytes,
+        sha256: file.sha256.clone(),
+        found,
+    };
+    let mut body = Vec::with_capacity(file.bytes.min(1 << 30) as usize);
+    let stream = std::mem::replace(&mut fetched.stream, futures::stream::empty().boxed());
+    let mut stream = stream;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if (body.len() + chunk.len()) as u64 > file.bytes {
+            return Err(changed("it is longer".to_owned()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let sha256 = hex::encode(sha2::Sha256::digest(&body));
+    if sha256 != file.sha256 {
+        return Err(changed(format!(
+            "read {} bytes with SHA-256 {sha256}",
+            body.len()
+        )));
+    }
+    Ok((body.into(), fetched))
 }
 
 /// A day counted from 1970-01-01 as `YYYY-MM-DD`.
@@ -341,15 +411,16 @@ pub struct EncodedFile {
 
 /// Encodes `rows` (sorted by date and ticker) as Parquet files of about
 /// `target_bytes` each: a file is closed once its row groups reach the
-/// target, so memory holds one file at a time.
+/// target. `name` (the partition folder and source) names a failure.
 pub fn encode_files(
     rows: &RecordBatch,
+    name: &str,
     target_bytes: usize,
     options: &WriteOptions,
 ) -> Result<Vec<EncodedFile>> {
     use sha2::Digest;
     let failure = |source| Error::Write {
-        path: "a dataset file".into(),
+        path: name.into(),
         source,
     };
     let table = Table {
@@ -546,10 +617,10 @@ mod tests {
             row_group_rows: 100,
             ..WriteOptions::default()
         };
-        let one = encode_files(&rows, usize::MAX, &options).unwrap();
+        let one = encode_files(&rows, "t", usize::MAX, &options).unwrap();
         assert_eq!(one.len(), 1);
         // A target smaller than one row group: a file per row group.
-        let many = encode_files(&rows, 1, &options).unwrap();
+        let many = encode_files(&rows, "t", 1, &options).unwrap();
         assert_eq!(many.len(), 8);
         assert_eq!(many.iter().map(|f| f.rows).sum::<u64>(), 800);
         assert_eq!(many[0].first_date, "2023-12-30");
@@ -630,6 +701,31 @@ mod tests {
             ..RowFilter::default()
         };
         assert_eq!(paths(before), ["a"]);
+    }
+
+    #[test]
+    fn only_our_part_files_in_the_layout_s_folders_are_ours() {
+        let hash = "0123456789abcdef0123456789abcdef";
+        let ours = format!("year=2024/part-{hash}.parquet");
+        assert!(is_part_path(&ours, Partitioning::Year));
+        assert!(!is_part_path(&ours, Partitioning::Month));
+        assert!(is_part_path(
+            &format!("year=2024/month=3/part-{hash}.parquet"),
+            Partitioning::Month
+        ));
+        assert!(is_part_path(
+            &format!("part-{hash}.parquet"),
+            Partitioning::None
+        ));
+        for other in [
+            "year=2024/part-00000-1b2c.snappy.parquet",
+            "year=2024/part-0123.parquet",
+            "year=x/part-0123456789abcdef0123456789abcdef.parquet",
+            "raw/year=2024/part-0123456789abcdef0123456789abcdef.parquet",
+            "year=2024/part-0123456789abcdef0123456789abcdef.parquet.tmp",
+        ] {
+            assert!(!is_part_path(other, Partitioning::Year), "{other}");
+        }
     }
 
     #[test]

@@ -346,7 +346,6 @@ impl Loader {
         manifest: &dataset::Manifest,
     ) -> Result<(Vec<FileRows>, Vec<FileLineage>)> {
         use futures::{FutureExt, StreamExt, TryStreamExt};
-        use sha2::Digest;
         // Owned: a stream over borrowed entries would tie its futures to
         // a lifetime of their own.
         let wanted: Vec<dataset::DataFile> = manifest
@@ -367,31 +366,13 @@ impl Loader {
         let read = futures::stream::iter(wanted)
             .map(|file: dataset::DataFile| {
                 async move {
-                    let key = format!("{}{}", request.key, file.path);
-                    let fetched = source.get(&key, GetOptions::default()).await?;
+                    let (body, fetched) =
+                        dataset::read_part(&**source, &request.key, &file).await?;
                     let info = fetched.info;
-                    let changed = |found: String| Error::DatasetFileChanged {
-                        file: info.uri.clone(),
-                        bytes: file.bytes,
-                        sha256: file.sha256.clone(),
-                        found,
-                    };
-                    let body = dataset::collect(fetched.stream, file.bytes as usize, &info.uri)
-                        .await
-                        .map_err(|err| match err {
-                            Error::BadManifest { .. } => changed("it is longer".to_owned()),
-                            other => other,
-                        })?;
                     if let Some(progress) = &self.options.progress {
                         progress.advance(body.len() as u64);
                     }
-                    let sha256 = hex::encode(sha2::Sha256::digest(&body));
-                    if sha256 != file.sha256 {
-                        return Err(changed(format!(
-                            "read {} bytes with SHA-256 {sha256}",
-                            body.len()
-                        )));
-                    }
+                    let sha256 = file.sha256.clone();
                     let bytes = body.len() as u64;
                     let filter = request.parse.filter.clone();
                     let uri = info.uri.clone();

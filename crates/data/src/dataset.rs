@@ -31,8 +31,9 @@ use crate::{Error, Result};
 
 /// Part files no manifest lists are removed once they are this old: a run
 /// killed outright (SIGKILL, a lost machine) cannot remove its own, and a
-/// younger one may belong to a writer still at work.
-const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+/// younger one may belong to a writer still at work (a writer also checks
+/// that its files are all there before it commits).
+const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// How many times a run is tried when other writers commit first.
 const ATTEMPTS: u32 = 5;
@@ -69,6 +70,22 @@ impl DatasetOptions {
             concurrency: 4,
         }
     }
+
+    /// Part files of about `mib` MiB (1 to 65536; none: the default).
+    pub fn with_target_file_mib(mut self, mib: Option<u32>) -> Self {
+        if let Some(mib) = mib {
+            self.target_file_bytes = (mib.clamp(1, 65_536) as usize) << 20;
+        }
+        self
+    }
+
+    /// `jobs` source files loaded at once (1 to 64; none: the default).
+    pub fn with_concurrency(mut self, jobs: Option<usize>) -> Self {
+        if let Some(jobs) = jobs {
+            self.concurrency = jobs.clamp(1, 64);
+        }
+        self
+    }
 }
 
 /// What a dataset write did.
@@ -95,7 +112,7 @@ pub struct DatasetReport {
     /// Files this version no longer lists (removed after the commit).
     pub files_removed: Vec<String>,
     /// Part files of runs that died before committing, listed by no
-    /// manifest and older than an hour, removed by this run.
+    /// manifest and older than a day, removed by this run.
     pub orphans_removed: Vec<String>,
     /// Rows in the dataset now.
     pub rows: u64,
@@ -222,7 +239,7 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     async fn attempt(&self) -> Result<Attempt> {
-        let current = self.latest().await?;
+        let (current, newest) = self.latest().await?;
         // Appending must keep the layout; a rewrite replaces every file anyway.
         if let Some(current) = &current
             && self.options.append
@@ -236,14 +253,24 @@ impl Writer<'_> {
                 ),
             });
         }
-        let version = current.as_ref().map_or(0, |m| m.version);
-        let orphans_removed = self.remove_orphans(current.as_ref()).await?;
+        // The newest version's number even when its manifest is damaged
+        // (a rewrite then replaces it).
+        let version = newest;
+        let orphans_removed = self.inspect(current.as_ref(), newest).await?;
         // Replacing: the new version starts empty and drops every old file.
         let base = match (&current, self.options.append) {
             (Some(current), true) => current.clone(),
             _ => Manifest::empty(self.options.partition_by),
         };
-        let objects = self.objects().await?;
+        let objects = match self.objects().await {
+            // An emptied landing area: nothing new for the dataset.
+            Err(Error::Load(nasdaq_core::Error::NoFiles { .. }))
+                if self.options.append && current.is_some() =>
+            {
+                Vec::new()
+            }
+            other => other?,
+        };
         let mut unchanged = 0;
         let mut wanted = Vec::new();
         for object in &objects {
@@ -298,9 +325,19 @@ impl Writer<'_> {
             .filter(|f| !replaced.contains(&f.source))
             .cloned()
             .collect();
-        if let Err(err) = self.refuse_pairs_held_twice(&loads, &kept).await {
-            written.discard().await;
-            return Err(err);
+        match self.refuse_pairs_held_twice(&loads, &kept).await {
+            Ok(()) => {}
+            // A kept file gone: another writer replaced it meanwhile.
+            Err(Error::Load(nasdaq_core::Error::Storage(nasdaq_storage::Error::NotFound {
+                ..
+            }))) => {
+                written.discard().await;
+                return Ok(Attempt::Lost);
+            }
+            Err(err) => {
+                written.discard().await;
+                return Err(err);
+            }
         }
 
         let mut next = base.clone();
@@ -317,6 +354,7 @@ impl Writer<'_> {
         next.rows = next.files.iter().map(|f| f.rows).sum();
         next.written_by = concat!("nasdaq-data ", env!("CARGO_PKG_VERSION")).to_owned();
         next.written_at = chrono::Utc::now().to_rfc3339();
+        next.run_id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         let listed: BTreeSet<&str> = next.files.iter().map(|f| f.path.as_str()).collect();
         let previous: Vec<String> = current
             .iter()
@@ -362,23 +400,61 @@ impl Writer<'_> {
             written.discard().await;
             return Ok(Attempt::Done(Box::new(report)));
         }
+        // Every file the new version lists must be there: a sweep by a
+        // writer that took ours for a dead run's would break the dataset.
+        for file in &next.files {
+            match self
+                .out
+                .head(&format!("{}{}", self.prefix, file.path))
+                .await
+            {
+                Ok(_) => {}
+                Err(nasdaq_storage::Error::NotFound { .. }) => {
+                    tracing::info!(path = file.path, "a file to commit is gone; starting again");
+                    written.discard().await;
+                    return Ok(Attempt::Lost);
+                }
+                Err(err) => {
+                    written.discard().await;
+                    return Err(err.into());
+                }
+            }
+        }
         let body = serde_json::to_vec_pretty(&next).map_err(|err| Error::Internal {
             message: format!("the manifest does not serialise: {err}"),
         })?;
         let key = manifest_key(&self.prefix, next.version);
-        let commit = self
-            .out
-            .put(
-                &key,
-                body.into(),
-                PutOptions {
-                    create_only: true,
-                    ..PutOptions::default()
-                },
-            )
-            .await;
+        // The commit runs to its end even if this run is dropped (Ctrl-C)
+        // while it is in flight; the cleanup of a dropped run waits for it
+        // (the lock), then keeps what the newest manifest lists.
+        let lock = written.commit.clone().lock_owned().await;
+        let out = self.out.clone();
+        let commit_key = key.clone();
+        let commit = tokio::spawn(async move {
+            let put = out
+                .put(
+                    &commit_key,
+                    body.into(),
+                    PutOptions {
+                        create_only: true,
+                        ..PutOptions::default()
+                    },
+                )
+                .await;
+            drop(lock);
+            put
+        })
+        .await
+        .map_err(|err| Error::Internal {
+            message: format!("the commit stopped: {err}"),
+        })?;
         match commit {
             Ok(_) => {}
+            Err(nasdaq_storage::Error::AlreadyExists { .. })
+                if self.is_ours(&next.run_id, next.version).await =>
+            {
+                // A retried request found its own first try committed.
+            }
             Err(nasdaq_storage::Error::AlreadyExists { .. }) => {
                 written.discard().await;
                 return Ok(Attempt::Lost);
@@ -407,42 +483,101 @@ impl Writer<'_> {
         Ok(Attempt::Done(Box::new(report)))
     }
 
-    /// Removes part files that `current` does not list and that are older
-    /// than [`ORPHAN_GRACE`].
-    async fn remove_orphans(&self, current: Option<&Manifest>) -> Result<Vec<String>> {
+    /// Looks at everything under the dataset's prefix: refuses a location
+    /// that holds other files and no manifest (not a dataset: its files are
+    /// not ours to replace), and removes part files as we name them that no
+    /// manifest lists and that are older than [`ORPHAN_GRACE`]. Removal is
+    /// best effort: a failure is logged and the run goes on.
+    async fn inspect(&self, current: Option<&Manifest>, newest: u64) -> Result<Vec<String>> {
+        let objects = self.out.list(&self.prefix).await?;
+        let path_of = |key: &str| key[self.prefix.len().min(key.len())..].to_owned();
+        let layouts = [Partitioning::None, Partitioning::Year, Partitioning::Month];
+        if newest == 0 {
+            let foreign = objects.iter().map(|o| path_of(&o.key)).find(|path| {
+                !path.starts_with(MANIFEST_DIR)
+                    && !layouts.iter().any(|l| dataset::is_part_path(path, *l))
+            });
+            if let Some(path) = foreign {
+                return Err(Error::BadTarget {
+                    location: self.options.output.clone(),
+                    reason: format!(
+                        "holds files that are not a dataset's (such as {path}) and no manifest; write the dataset to a location of its own"
+                    ),
+                });
+            }
+        }
+        let Some(current) = current else {
+            return Ok(Vec::new());
+        };
+        // A version committed while we listed counts too.
+        let (newer, _) = self.latest().await?;
         let listed: BTreeSet<&str> = current
+            .files
             .iter()
-            .flat_map(|m| m.files.iter().map(|f| f.path.as_str()))
+            .chain(newer.iter().flat_map(|m| m.files.iter()))
+            .map(|f| f.path.as_str())
             .collect();
         let cutoff = chrono::Utc::now()
             - chrono::Duration::from_std(ORPHAN_GRACE)
-                .unwrap_or_else(|_| chrono::Duration::hours(1));
+                .unwrap_or_else(|_| chrono::Duration::days(1));
         let mut removed = Vec::new();
-        for object in self.out.list(&self.prefix).await? {
-            let path = &object.key[self.prefix.len().min(object.key.len())..];
-            let name = path.rsplit('/').next().unwrap_or(path);
-            let part = name.starts_with("part-") && name.ends_with(".parquet");
-            if part && !listed.contains(path) && object.last_modified < cutoff {
-                self.out.delete(&object.key).await?;
-                tracing::info!(path, "removed a part file no manifest lists");
-                removed.push(path.to_owned());
+        for object in objects {
+            let path = path_of(&object.key);
+            if !dataset::is_part_path(&path, current.partition_by)
+                || listed.contains(path.as_str())
+                || object.last_modified >= cutoff
+            {
+                continue;
+            }
+            match self.out.delete(&object.key).await {
+                Ok(()) => {
+                    tracing::info!(path, "removed a part file no manifest lists");
+                    removed.push(path);
+                }
+                Err(err) => {
+                    tracing::warn!(%err, path, "a part file no manifest lists could not be removed")
+                }
             }
         }
         Ok(removed)
     }
 
-    /// The newest manifest of the dataset, if there is one.
-    async fn latest(&self) -> Result<Option<Manifest>> {
+    /// Whether the manifest of `version` is the one run `run_id` committed.
+    async fn is_ours(&self, run_id: &str, version: u64) -> bool {
+        let key = manifest_key(&self.prefix, version);
+        match dataset::latest_manifest(&*self.out, &self.prefix, [key.as_str()]).await {
+            Ok(Some(manifest)) => manifest.run_id == run_id,
+            _ => false,
+        }
+    }
+
+    /// The newest manifest of the dataset and its version number (0: none).
+    /// Rewriting (not appending), a damaged newest manifest is passed over
+    /// with a warning: the rewrite commits the next version.
+    async fn latest(&self) -> Result<(Option<Manifest>, u64)> {
         let listed = self
             .out
             .list(&format!("{}{MANIFEST_DIR}", self.prefix))
             .await?;
-        Ok(dataset::latest_manifest(
+        let newest = listed
+            .iter()
+            .filter_map(|o| dataset::manifest_version(&self.prefix, &o.key))
+            .max()
+            .unwrap_or(0);
+        match dataset::latest_manifest(
             &*self.out,
             &self.prefix,
             listed.iter().map(|o| o.key.as_str()),
         )
-        .await?)
+        .await
+        {
+            Ok(manifest) => Ok((manifest, newest)),
+            Err(err @ nasdaq_core::Error::BadManifest { .. }) if !self.options.append => {
+                tracing::warn!(%err, "the newest manifest is damaged; rewriting the dataset over it");
+                Ok((None, newest))
+            }
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// The source objects: every match under the prefix, or the one object.
@@ -518,12 +653,14 @@ impl Writer<'_> {
         // Smaller row groups than a single file's: a part file is cut
         // between row groups.
         write.row_group_rows = 128 * 1024;
-        let encoded =
-            tokio::task::spawn_blocking(move || encode(&table, partitioning, target, &write))
-                .await
-                .map_err(|err| Error::Internal {
-                    message: format!("the encoder stopped: {err}"),
-                })??;
+        let source_uri = object.uri.clone();
+        let encoded = tokio::task::spawn_blocking(move || {
+            encode(&table, &source_uri, partitioning, target, &write)
+        })
+        .await
+        .map_err(|err| Error::Internal {
+            message: format!("the encoder stopped: {err}"),
+        })??;
         let mut files = Vec::with_capacity(encoded.parts.len());
         for (folder, part) in encoded.parts {
             let path = format!("{folder}part-{}.parquet", &part.sha256[..32]);
@@ -585,11 +722,8 @@ impl Writer<'_> {
             if !overlaps {
                 continue;
             }
-            let key = format!("{}{}", self.prefix, file.path);
-            let fetched = self.out.get(&key, Default::default()).await?;
-            let uri = fetched.info.uri.clone();
-            let body = dataset::collect(fetched.stream, file.bytes as usize, &uri).await?;
-            let batches = dataset::decode_file(body, &uri, &Default::default())?;
+            let (body, fetched) = dataset::read_part(&*self.out, &self.prefix, file).await?;
+            let batches = dataset::decode_file(body, &fetched.info.uri, &Default::default())?;
             for batch in &batches {
                 for (date, ticker) in dataset::keys(batch) {
                     if let Some(owner) = owners.get(&(date, ticker.to_owned())) {
@@ -615,6 +749,7 @@ struct Encoded {
 
 fn encode(
     table: &Table,
+    source: &str,
     partitioning: Partitioning,
     target: usize,
     options: &WriteOptions,
@@ -629,7 +764,15 @@ fn encode(
             folder.trim_end_matches('/').to_owned(),
         ));
         let rows = all.slice(range.start, range.len());
-        for part in dataset::encode_files(&rows, target, &metadata)? {
+        let name = format!(
+            "{source} ({})",
+            if folder.is_empty() {
+                "dataset"
+            } else {
+                folder.trim_end_matches('/')
+            }
+        );
+        for part in dataset::encode_files(&rows, &name, target, &metadata)? {
             parts.push((folder.clone(), part));
         }
     }
@@ -645,6 +788,8 @@ struct Uncommitted {
     prefix: String,
     keys: Mutex<Vec<String>>,
     armed: std::sync::atomic::AtomicBool,
+    /// Held while the commit is in flight.
+    commit: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Uncommitted {
@@ -654,6 +799,7 @@ impl Uncommitted {
             prefix,
             keys: Mutex::new(Vec::new()),
             armed: std::sync::atomic::AtomicBool::new(true),
+            commit: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -686,7 +832,13 @@ impl Uncommitted {
     async fn discard(&self) {
         self.keep();
         let keys = std::mem::take(&mut *self.keys.lock().expect("not poisoned"));
-        remove_unlisted(self.out.clone(), self.prefix.clone(), keys).await;
+        remove_unlisted(
+            self.out.clone(),
+            self.prefix.clone(),
+            keys,
+            self.commit.clone(),
+        )
+        .await;
     }
 }
 
@@ -700,15 +852,22 @@ impl Drop for Uncommitted {
             return;
         }
         let (out, prefix) = (self.out.clone(), self.prefix.clone());
-        nasdaq_storage::cleanup::spawn(remove_unlisted(out, prefix, keys));
+        nasdaq_storage::cleanup::spawn(remove_unlisted(out, prefix, keys, self.commit.clone()));
     }
 }
 
-/// Deletes `keys`, except those the newest manifest lists.
-async fn remove_unlisted(out: Arc<dyn MarketSource>, prefix: String, keys: Vec<String>) {
+/// Deletes `keys`, except those the newest manifest lists, once a commit
+/// in flight (holding `commit`) is over.
+async fn remove_unlisted(
+    out: Arc<dyn MarketSource>,
+    prefix: String,
+    keys: Vec<String>,
+    commit: Arc<tokio::sync::Mutex<()>>,
+) {
     if keys.is_empty() {
         return;
     }
+    let _settled = commit.lock().await;
     let listed = match out.list(&format!("{prefix}{MANIFEST_DIR}")).await {
         Ok(listed) => listed,
         Err(err) => {

@@ -114,7 +114,10 @@ fn to_py(err: Error) -> PyErr {
             ConfigError::new_err(message)
         }
         Error::Storage(_) | Error::Conflict { .. } => SourceError::new_err(message),
-        Error::HeldTwice { .. } => DataError::new_err(message),
+        Error::HeldTwice { .. }
+        | Error::Load(
+            nasdaq_core::Error::BadManifest { .. } | nasdaq_core::Error::DatasetFileChanged { .. },
+        ) => DataError::new_err(message),
         Error::Load(load) if load.is_source_failure() => SourceError::new_err(message),
         Error::Load(nasdaq_core::Error::UnknownFormat { .. }) => ConfigError::new_err(message),
         Error::Load(nasdaq_core::Error::Write { .. } | nasdaq_core::Error::Internal { .. }) => {
@@ -365,7 +368,7 @@ fn write_dataset(
     ticker: Option<String>,
     dialect: Option<String>,
     strict: bool,
-    target_file_size_mb: usize,
+    target_file_size_mb: u32,
     jobs: usize,
     env_file: Option<PathBuf>,
     config: Option<PathBuf>,
@@ -391,9 +394,9 @@ fn write_dataset(
     let options = nasdaq_data::DatasetOptions {
         partition_by,
         append,
-        target_file_bytes: target_file_size_mb.max(1) * 1024 * 1024,
-        concurrency: jobs.max(1),
         ..nasdaq_data::DatasetOptions::new(load, output)
+            .with_target_file_mib(Some(target_file_size_mb))
+            .with_concurrency(Some(jobs))
     };
     command(py, env_file, config, settings, |session| async move {
         session.write_dataset(&options).await
