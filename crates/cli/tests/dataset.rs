@@ -933,6 +933,25 @@ fn a_rewrite_may_change_the_layout_and_an_append_may_not() {
         "{}",
         stderr(&out)
     );
+    // Nor may an append keep other rows of its sources than the dataset does.
+    let out = sandbox.run(&[
+        "fetch",
+        "NASDAQ.csv",
+        "-o",
+        "ds/",
+        "--partition-by",
+        "month",
+        "--append",
+        "--tickers",
+        "AAPL",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("holds the rows of tickers all")
+            && stderr(&out).contains("asks for tickers AAPL"),
+        "{}",
+        stderr(&out)
+    );
     let out = write("year", false);
     assert!(out.status.success(), "{}", stderr(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();

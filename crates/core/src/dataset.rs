@@ -120,6 +120,10 @@ pub struct Manifest {
     /// whether the version is its own.
     #[serde(default)]
     pub run_id: String,
+    /// What of each source the dataset keeps: an append with other
+    /// filters would mix two selections, so it must use the same.
+    #[serde(default)]
+    pub selection: Selection,
     /// Rows in all files.
     pub rows: u64,
     /// Every file, by path.
@@ -138,6 +142,7 @@ impl Manifest {
             written_by: String::new(),
             written_at: String::new(),
             run_id: String::new(),
+            selection: Selection::default(),
             rows: 0,
             files: Vec::new(),
             sources: Vec::new(),
@@ -166,6 +171,43 @@ impl Manifest {
                     }
             })
             .collect()
+    }
+}
+
+/// The load options that decide which rows of a source a dataset holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Selection {
+    /// Only these tickers (upper-case, sorted); empty: all.
+    pub tickers: Vec<String>,
+    /// Only bars on or after this date.
+    pub from: Option<String>,
+    /// Only bars on or before this date.
+    pub to: Option<String>,
+    /// The dialect asked for, instead of detecting it.
+    pub dialect: Option<String>,
+    /// The ticker given for one-ticker files.
+    pub ticker: Option<String>,
+    /// Every quality rule an error.
+    pub strict: bool,
+}
+
+impl std::fmt::Display for Selection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tickers = if self.tickers.is_empty() {
+            "all".to_owned()
+        } else {
+            self.tickers.join(",")
+        };
+        let or = |v: &Option<String>, none: &str| v.clone().unwrap_or_else(|| none.to_owned());
+        write!(
+            f,
+            "tickers {tickers}, from {}, to {}, dialect {}, ticker {}, strict {}",
+            or(&self.from, "any"),
+            or(&self.to, "any"),
+            or(&self.dialect, "detected"),
+            or(&self.ticker, "from the file"),
+            self.strict
+        )
     }
 }
 

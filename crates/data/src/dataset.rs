@@ -253,6 +253,19 @@ impl Writer<'_> {
                 ),
             });
         }
+        let selection = self.selection();
+        if let Some(current) = &current
+            && self.options.append
+            && current.selection != selection
+        {
+            return Err(Error::BadTarget {
+                location: self.options.output.clone(),
+                reason: format!(
+                    "the dataset holds the rows of {}; this append asks for {selection}: append with the same selection, or rewrite the dataset",
+                    current.selection
+                ),
+            });
+        }
         // The newest version's number even when its manifest is damaged
         // (a rewrite then replaces it).
         let version = newest;
@@ -354,6 +367,7 @@ impl Writer<'_> {
         next.rows = next.files.iter().map(|f| f.rows).sum();
         next.written_by = concat!("nasdaq-data ", env!("CARGO_PKG_VERSION")).to_owned();
         next.written_at = chrono::Utc::now().to_rfc3339();
+        next.selection = selection;
         next.run_id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         let listed: BTreeSet<&str> = next.files.iter().map(|f| f.path.as_str()).collect();
         let previous: Vec<String> = current
@@ -540,6 +554,27 @@ impl Writer<'_> {
             }
         }
         Ok(removed)
+    }
+
+    /// The selection this run's load options make.
+    fn selection(&self) -> dataset::Selection {
+        let mut tickers: Vec<String> = self
+            .load
+            .tickers
+            .iter()
+            .map(|t| t.trim().to_ascii_uppercase())
+            .filter(|t| !t.is_empty())
+            .collect();
+        tickers.sort();
+        tickers.dedup();
+        dataset::Selection {
+            tickers,
+            from: self.load.from.map(|d| d.to_string()),
+            to: self.load.to.map(|d| d.to_string()),
+            dialect: self.load.dialect.clone(),
+            ticker: self.load.ticker.clone(),
+            strict: self.load.strict,
+        }
     }
 
     /// Whether the manifest of `version` is the one run `run_id` committed.
