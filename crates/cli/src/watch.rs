@@ -34,7 +34,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: WatchArgs) -> anyhow::Result<
         match outcome {
             Err(stop) => {
                 eprintln!(
-                    "stopped by {} during round {round}; that round committed nothing",
+                    "stopped by {} during round {round}; a round stopped before its commit commits nothing and removes its files",
                     stop.name
                 );
                 return Ok(ExitCode::SUCCESS);

@@ -286,27 +286,25 @@ pub async fn read_part(
     source: &dyn nasdaq_storage::MarketSource,
     prefix: &str,
     file: &DataFile,
-) -> Result<(Bytes, nasdaq_storage::Fetched)> {
-    use futures::StreamExt;
+) -> Result<(
+    Bytes,
+    nasdaq_storage::ObjectInfo,
+    Option<nasdaq_storage::CacheOutcome>,
+)> {
     use sha2::Digest;
     let key = format!("{prefix}{}", file.path);
-    let mut fetched = source.get(&key, Default::default()).await?;
+    let nasdaq_storage::Fetched {
+        info,
+        stream,
+        cache,
+    } = source.get(&key, Default::default()).await?;
     let changed = |found: String| Error::DatasetFileChanged {
-        file: source.uri(&key),
+        file: info.uri.clone(),
         bytes: file.bytes,
         sha256: file.sha256.clone(),
         found,
     };
-    let mut body = Vec::with_capacity(file.bytes.min(1 << 30) as usize);
-    let stream = std::mem::replace(&mut fetched.stream, futures::stream::empty().boxed());
-    let mut stream = stream;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        if (body.len() + chunk.len()) as u64 > file.bytes {
-            return Err(changed("it is longer".to_owned()));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = collect(stream, file.bytes, || changed("it is longer".to_owned())).await?;
     let sha256 = hex::encode(sha2::Sha256::digest(&body));
     if sha256 != file.sha256 {
         return Err(changed(format!(
@@ -314,7 +312,7 @@ pub async fn read_part(
             body.len()
         )));
     }
-    Ok((body.into(), fetched))
+    Ok((body, info, cache))
 }
 
 /// A day counted from 1970-01-01 as `YYYY-MM-DD`.
@@ -343,20 +341,28 @@ pub fn manifest_version(prefix: &str, key: &str) -> Option<u64> {
         .flatten()
 }
 
+/// The newest manifest key among `keys` (a listing of the prefix), with
+/// its version.
+pub fn newest_manifest<'k>(
+    prefix: &str,
+    keys: impl IntoIterator<Item = &'k str>,
+) -> Option<(u64, &'k str)> {
+    keys.into_iter()
+        .filter_map(|key| manifest_version(prefix, key).map(|v| (v, key)))
+        .max()
+}
+
 /// Reads the newest manifest among `keys` (a listing of the prefix);
 /// `None` when there is none: not a dataset.
-pub async fn latest_manifest(
+pub async fn latest_manifest<'k>(
     source: &dyn nasdaq_storage::MarketSource,
     prefix: &str,
-    keys: impl IntoIterator<Item = &str>,
+    keys: impl IntoIterator<Item = &'k str>,
 ) -> Result<Option<Manifest>> {
-    let Some((version, key)) = keys
-        .into_iter()
-        .filter_map(|key| manifest_version(prefix, key).map(|v| (v, key.to_owned())))
-        .max()
-    else {
+    let Some((version, key)) = newest_manifest(prefix, keys) else {
         return Ok(None);
     };
+    let key = key.to_owned();
     let uri = source.uri(&key);
     let fetched = source.get(&key, Default::default()).await?;
     if fetched.info.size > MAX_MANIFEST_BYTES as u64 {
@@ -368,7 +374,13 @@ pub async fn latest_manifest(
             ),
         });
     }
-    let body = collect(fetched.stream, MAX_MANIFEST_BYTES, &uri).await?;
+    let body = collect(fetched.stream, MAX_MANIFEST_BYTES as u64, || {
+        Error::BadManifest {
+            uri: uri.clone(),
+            message: format!("longer than {MAX_MANIFEST_BYTES} bytes"),
+        }
+    })
+    .await?;
     let manifest: Manifest = serde_json::from_slice(&body).map_err(|err| Error::BadManifest {
         uri: uri.clone(),
         message: err.to_string(),
@@ -385,21 +397,20 @@ pub async fn latest_manifest(
     Ok(Some(manifest))
 }
 
-/// The whole body of a stream, refused past `max` bytes.
-pub async fn collect(
+/// The whole body of a stream, refused with `too_long()` past `max`
+/// bytes: memory is bounded by what the caller expects, not by what the
+/// store sends.
+async fn collect(
     mut stream: nasdaq_storage::ByteStream,
-    max: usize,
-    uri: &str,
+    max: u64,
+    too_long: impl FnOnce() -> Error,
 ) -> Result<Bytes> {
     use futures::StreamExt;
-    let mut body = Vec::new();
+    let mut body = Vec::with_capacity(max.min(1 << 30) as usize);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
-        if body.len() + chunk.len() > max {
-            return Err(Error::BadManifest {
-                uri: uri.to_owned(),
-                message: format!("longer than {max} bytes"),
-            });
+        if (body.len() + chunk.len()) as u64 > max {
+            return Err(too_long());
         }
         body.extend_from_slice(&chunk);
     }

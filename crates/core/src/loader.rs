@@ -191,14 +191,12 @@ impl Loader {
             match dataset::latest_manifest(&**source, &request.key, keys).await? {
                 Some(manifest) => self.read_dataset(source, request, &manifest).await?,
                 None => {
-                    let keys = matching_objects(listed, &request.key, request.glob.as_deref())
-                        .map_err(|err| match err {
-                            Error::NoFiles { glob, .. } => Error::NoFiles {
-                                prefix: source.uri(&request.key),
-                                glob,
-                            },
-                            other => other,
-                        })?;
+                    let keys = matching_objects(
+                        listed,
+                        &request.key,
+                        &source.uri(&request.key),
+                        request.glob.as_deref(),
+                    )?;
                     self.read_csv_files(source, request, keys).await?
                 }
             }
@@ -366,9 +364,8 @@ impl Loader {
         let read = futures::stream::iter(wanted)
             .map(|file: dataset::DataFile| {
                 async move {
-                    let (body, fetched) =
+                    let (body, info, cache) =
                         dataset::read_part(&**source, &request.key, &file).await?;
-                    let info = fetched.info;
                     if let Some(progress) = &self.options.progress {
                         progress.advance(body.len() as u64);
                     }
@@ -401,7 +398,7 @@ impl Loader {
                         bytes,
                         dialect: format!("parquet (dataset version {})", manifest.version),
                         rows_read: file.rows,
-                        cache: fetched.cache.as_ref().map(|c| c.status().to_owned()),
+                        cache: cache.as_ref().map(|c| c.status().to_owned()),
                         stale_reason: None,
                     };
                     Ok::<_, Error>((
@@ -428,10 +425,12 @@ impl Loader {
 }
 
 /// The objects of a listing of `prefix` that a load takes: not hidden, and
-/// matching `glob` (by name, or by the path under the prefix).
+/// matching `glob` (by name, or by the path under the prefix). None is
+/// [`Error::NoFiles`], naming the prefix by its address `prefix_uri`.
 pub fn matching_objects(
     listed: Vec<ObjectInfo>,
     prefix: &str,
+    prefix_uri: &str,
     glob: Option<&str>,
 ) -> Result<Vec<ObjectInfo>> {
     let pattern = match glob {
@@ -456,7 +455,7 @@ pub fn matching_objects(
         .collect();
     if objects.is_empty() {
         return Err(Error::NoFiles {
-            prefix: prefix.to_owned(),
+            prefix: prefix_uri.to_owned(),
             glob: glob.unwrap_or("*").to_owned(),
         });
     }

@@ -323,10 +323,8 @@ impl Writer<'_> {
         let mut added = Vec::new();
         let mut etag_only = false;
         for load in &loads {
-            match (
-                base.source(&load.entry.uri),
-                load.files.is_empty() && load.keys.is_none(),
-            ) {
+            // No keys: the same bytes under a new ETag, nothing written.
+            match (base.source(&load.entry.uri), load.keys.is_none()) {
                 (Some(_), true) => etag_only = true,
                 (Some(_), false) => replaced.push(load.entry.uri.clone()),
                 (None, _) => added.push(load.entry.uri.clone()),
@@ -594,11 +592,8 @@ impl Writer<'_> {
             .out
             .list(&format!("{}{MANIFEST_DIR}", self.prefix))
             .await?;
-        let newest = listed
-            .iter()
-            .filter_map(|o| dataset::manifest_version(&self.prefix, &o.key))
-            .max()
-            .unwrap_or(0);
+        let newest = dataset::newest_manifest(&self.prefix, listed.iter().map(|o| o.key.as_str()))
+            .map_or(0, |(version, _)| version);
         match dataset::latest_manifest(
             &*self.out,
             &self.prefix,
@@ -622,15 +617,9 @@ impl Writer<'_> {
             Ok(nasdaq_core::matching_objects(
                 listed,
                 &self.source_prefix,
+                &self.source.uri(&self.source_prefix),
                 self.load.glob.as_deref(),
-            )
-            .map_err(|err| match err {
-                nasdaq_core::Error::NoFiles { glob, .. } => nasdaq_core::Error::NoFiles {
-                    prefix: self.source.uri(&self.source_prefix),
-                    glob,
-                },
-                other => other,
-            })?)
+            )?)
         } else {
             Ok(vec![self.source.head(&self.source_prefix).await?])
         }
@@ -757,8 +746,8 @@ impl Writer<'_> {
             if !overlaps {
                 continue;
             }
-            let (body, fetched) = dataset::read_part(&*self.out, &self.prefix, file).await?;
-            let batches = dataset::decode_file(body, &fetched.info.uri, &Default::default())?;
+            let (body, info, _) = dataset::read_part(&*self.out, &self.prefix, file).await?;
+            let batches = dataset::decode_file(body, &info.uri, &Default::default())?;
             for batch in &batches {
                 for (date, ticker) in dataset::keys(batch) {
                     if let Some(owner) = owners.get(&(date, ticker.to_owned())) {
@@ -838,12 +827,10 @@ impl Uncommitted {
         }
     }
 
-    /// Stores a part file, unless one of the same content is already there
-    /// (then it is not ours to remove).
+    /// Stores a part file. Its name is its content's hash, and the content
+    /// holds this run's load report (with its time), so no other run
+    /// writes the same key; removal still spares what a manifest lists.
     async fn put(&self, key: &str, body: Bytes, sha256: &str) -> Result<()> {
-        if self.out.head(key).await.is_ok() {
-            return Ok(());
-        }
         let options = PutOptions {
             metadata: BTreeMap::from([(
                 nasdaq_storage::cache::SHA256_METADATA.to_owned(),

@@ -227,26 +227,14 @@ impl Session {
     /// output if asked, and returns the table with its complete report.
     pub async fn load(&self, options: &LoadOptions) -> Result<Loaded> {
         let started = Instant::now();
-        // `file:///abs/bars.parquet` names a local path like any other.
-        let local;
-        let options = match options
-            .output
-            .as_deref()
-            .and_then(|o| o.to_str())
-            .and_then(|o| o.strip_prefix("file://"))
-        {
-            Some(path) => {
-                local = LoadOptions {
-                    output: Some(PathBuf::from(path)),
-                    ..options.clone()
-                };
-                &local
-            }
-            None => options,
-        };
-        if let Some(output) = &options.output {
-            // Refuse a bad output name before any download.
-            OutputFormat::from_path(output)?;
+        // A path, `file://` or `s3://` URL, read as sources are; a bad
+        // name is refused before any download.
+        let output = options.output.as_deref().map(output_spec).transpose()?;
+        if let Some(output) = &output {
+            OutputFormat::from_path(match output {
+                SourceSpec::File { path } => path,
+                SourceSpec::S3 { key, .. } => Path::new(key),
+            })?;
         }
         let plan = self.plan(options).await?;
         for (role, credentials) in &plan.credentials {
@@ -271,20 +259,29 @@ impl Session {
                 .find(|(role, _)| *role == loaded.report.served_by)
                 .map(|(_, credentials)| credentials),
             settings_hash: Some(self.settings_hash()),
-            output: options.output.as_ref().map(|p| p.display().to_string()),
+            output: output.as_ref().map(spec_text),
         });
-        for path in options.output.iter().chain(&options.rejects) {
-            refuse_overwriting_an_input(path, &loaded.report.files)?;
+        let rejects = options
+            .rejects
+            .clone()
+            .map(|path| SourceSpec::File { path });
+        for spec in output.iter().chain(&rejects) {
+            refuse_overwriting_an_input(spec, &loaded.report.files)?;
         }
-        if let Some(output) = &options.output {
+        if let Some(output) = &output {
             let write = WriteOptions {
                 compression: settings.output.compression,
                 metadata: loaded.report.metadata(),
                 ..WriteOptions::default()
             };
-            match output.to_str().filter(|o| o.starts_with("s3://")) {
-                Some(url) => self.write_object(loaded.table.clone(), url, write).await?,
-                None => write_blocking(loaded.table.clone(), output.clone(), write).await?,
+            match output {
+                SourceSpec::File { path } => {
+                    write_blocking(loaded.table.clone(), path.clone(), write).await?;
+                }
+                SourceSpec::S3 { .. } => {
+                    self.write_object(loaded.table.clone(), &spec_text(output), write)
+                        .await?;
+                }
             }
         }
         if let (Some(path), Some(rejects)) = (&options.rejects, &loaded.rejects) {
@@ -431,16 +428,20 @@ impl Session {
 
 /// Refuses an output that is (or links to) a file the load read: the
 /// atomic rename would replace the data with its own copy, or worse.
-fn refuse_overwriting_an_input(output: &Path, files: &[FileLineage]) -> Result<()> {
-    if let Some(url) = output.to_str().filter(|o| o.starts_with("s3://")) {
-        return match files.iter().find(|f| f.uri == url) {
-            Some(file) => Err(Error::OutputIsInput {
-                output: output.to_owned(),
-                input: file.uri.clone(),
-            }),
-            None => Ok(()),
-        };
-    }
+fn refuse_overwriting_an_input(output: &SourceSpec, files: &[FileLineage]) -> Result<()> {
+    let output = match output {
+        SourceSpec::S3 { .. } => {
+            let url = spec_text(output);
+            return match files.iter().find(|f| f.uri == url) {
+                Some(file) => Err(Error::OutputIsInput {
+                    output: url.into(),
+                    input: file.uri.clone(),
+                }),
+                None => Ok(()),
+            };
+        }
+        SourceSpec::File { path } => path,
+    };
     // An output that does not exist yet cannot be an input.
     let Ok(target) = std::fs::canonicalize(output) else {
         return Ok(());
@@ -457,6 +458,24 @@ fn refuse_overwriting_an_input(output: &Path, files: &[FileLineage]) -> Result<(
         }
     }
     Ok(())
+}
+
+/// An output address as sources are read: a path, `file://` or `s3://` URL.
+fn output_spec(output: &Path) -> Result<SourceSpec> {
+    match output.to_str() {
+        Some(text) => Ok(SourceSpec::parse(text)?),
+        None => Ok(SourceSpec::File {
+            path: output.to_owned(),
+        }),
+    }
+}
+
+/// An output address as reports name it.
+fn spec_text(spec: &SourceSpec) -> String {
+    match spec {
+        SourceSpec::File { path } => path.display().to_string(),
+        SourceSpec::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+    }
 }
 
 /// Raises a write's cancel flag when dropped, unless disarmed by a
