@@ -333,19 +333,20 @@ pub(crate) struct UploadArgs {
 /// `nasdaq-cli cache ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum CacheCommand {
-    /// The cached objects: address, size, ETag, when fetched.
+    /// The cached objects (address, size, ETag, when fetched) and parsed
+    /// tables (size, rows, when stored, the objects parsed).
     Ls {
-        /// One JSON array on stdout.
+        /// One JSON object on stdout: `{"objects": [...], "tables": [...]}`.
         #[arg(long)]
         json: bool,
     },
-    /// Re-hash every entry; non-zero exit when one is unsound.
+    /// Re-hash every object and table; non-zero exit when one is unsound.
     Verify {
-        /// One JSON array on stdout.
+        /// One JSON object on stdout: `{"objects": [...], "tables": [...]}`.
         #[arg(long)]
         json: bool,
     },
-    /// Remove every entry.
+    /// Remove every cached object and parsed table.
     Clear,
 }
 

@@ -65,6 +65,17 @@ fn clear_removes_entries_and_leftovers_but_nothing_else() {
     )
     .unwrap();
     std::fs::write(cache.join("notes.txt"), "mine").unwrap();
+    // The same in the parsed tables' directory.
+    let tables = cache.join("tables");
+    std::fs::write(tables.join(format!("{id}.arrow")), "table").unwrap();
+    std::fs::write(tables.join(format!("{id}.json")), "{}").unwrap();
+    std::fs::write(tables.join(format!(".{id}.a1b2.partial")), "half").unwrap();
+    std::fs::write(tables.join("mine.arrow"), "mine").unwrap();
+    std::os::unix::fs::symlink(
+        sandbox.path("keep.csv"),
+        tables.join(format!("{}.arrow", "cd".repeat(32))),
+    )
+    .unwrap();
     let out = sandbox.run(&["cache", "clear", "--cache-dir", "cache"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let mut left: Vec<String> = std::fs::read_dir(&cache)
@@ -72,7 +83,12 @@ fn clear_removes_entries_and_leftovers_but_nothing_else() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     left.sort();
-    assert_eq!(left, ["CACHEDIR.TAG", "notes.txt"]);
+    assert_eq!(left, ["CACHEDIR.TAG", "notes.txt", "tables"]);
+    let left: Vec<String> = std::fs::read_dir(&tables)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["mine.arrow"]);
     // The link was removed as a link: the file behind it is intact.
     assert_eq!(
         std::fs::read_to_string(sandbox.path("keep.csv")).unwrap(),

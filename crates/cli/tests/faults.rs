@@ -72,11 +72,13 @@ impl Rig {
 
     /// The cache holds no entry, and no partial file.
     fn assert_cache_empty(&self) {
+        let empty = serde_json::json!({"objects": [], "tables": []});
         let ls: serde_json::Value = serde_json::from_slice(&self.cache("ls").stdout).unwrap();
-        assert_eq!(ls, serde_json::json!([]), "nothing cached");
+        assert_eq!(ls, empty, "nothing cached");
         let verify = self.cache("verify");
         assert!(verify.status.success(), "{}", stdout(&verify));
-        assert_eq!(stdout(&verify).trim(), "[]", "no partial file");
+        let checks: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
+        assert_eq!(checks, empty, "no partial file");
     }
 }
 
@@ -453,16 +455,22 @@ fn a_secondary_bucket_serves_when_the_primary_fails() {
     assert_eq!(mode & 0o777, 0o700);
     let ls = command().args(["cache", "ls", "--json"]).output().unwrap();
     let entries: serde_json::Value = serde_json::from_slice(&ls.stdout).unwrap();
-    assert_eq!(entries[0]["uri"], "s3://replica/NASDAQ.csv");
-    assert_eq!(entries[0]["sha256"], sample_sha256());
+    assert_eq!(entries["objects"][0]["uri"], "s3://replica/NASDAQ.csv");
+    assert_eq!(entries["objects"][0]["sha256"], sample_sha256());
+    // The parsed table of the load that the replica served.
+    assert_eq!(
+        entries["tables"][0]["sources"],
+        serde_json::json!(["s3://replica/NASDAQ.csv"])
+    );
     let clear = command().args(["cache", "clear"]).output().unwrap();
     assert!(
-        stdout(&clear).contains("Removed 1 entries"),
+        stdout(&clear).contains("Removed 1 objects and 1 parsed tables"),
         "{}",
         stdout(&clear)
     );
     let ls = command().args(["cache", "ls", "--json"]).output().unwrap();
-    assert_eq!(stdout(&ls).trim(), "[]");
+    let entries: serde_json::Value = serde_json::from_slice(&ls.stdout).unwrap();
+    assert_eq!(entries, serde_json::json!({"objects": [], "tables": []}));
 }
 
 #[test]

@@ -54,6 +54,7 @@ mod reader;
 mod report;
 pub mod schema;
 mod table;
+pub mod table_cache;
 mod writer;
 
 pub use dialect::{dialect_names, ticker_from_file_name};
@@ -67,6 +68,7 @@ pub use reader::{
 };
 pub use report::{FileLineage, LoadReport, Role, RunFacts, SourceFailure};
 pub use table::{Summary, Table, summarize};
+pub use table_cache::TableCache;
 pub use writer::{
     CancelFlag, Compression, OutputFormat, ParquetEncoder, WriteOptions, encode_table, write_table,
 };

@@ -15,6 +15,7 @@ use crate::quality::{Origins, Policies, QualityReport, Ranks, evaluate};
 use crate::reader::{ParseOptions, ReadOptions, read_csv};
 use crate::report::{EngineFacts, FileLineage, Role, SourceFailure};
 use crate::table::{FileRows, Summary, Table, format_date, slices, sort_rows, summarize};
+use crate::table_cache::{Hit, Identity, StoredFacts, TableCache, TableKey};
 use crate::{Error, LoadReport, Result};
 
 /// CSV objects of a prefix read at once.
@@ -95,6 +96,25 @@ struct Read {
 pub struct Loader {
     chain: Vec<Candidate>,
     options: ReadOptions,
+    tables: Option<TableCacheUse>,
+}
+
+/// How a loader uses a table cache.
+#[derive(Debug, Clone)]
+struct TableCacheUse {
+    cache: TableCache,
+    /// False with `--refresh`: parse again, store the result.
+    read: bool,
+}
+
+/// What a load reads, once its source has answered.
+enum Input {
+    /// One object, its body not yet read.
+    Object(nasdaq_storage::Fetched),
+    /// The CSV objects of a prefix.
+    Objects(Vec<ObjectInfo>),
+    /// A dataset's files.
+    Dataset(dataset::Manifest),
 }
 
 impl Loader {
@@ -114,7 +134,16 @@ impl Loader {
         Self {
             chain,
             options: ReadOptions::default(),
+            tables: None,
         }
+    }
+
+    /// Serves a repeated load of unchanged objects under unchanged options
+    /// from `cache` (when `read`), and stores what it parses there. Loads
+    /// that collect rejected rows, and dataset reads, bypass it.
+    pub fn with_table_cache(mut self, cache: TableCache, read: bool) -> Self {
+        self.tables = Some(TableCacheUse { cache, read });
+        self
     }
 
     /// Overrides how the reader cuts and schedules work.
@@ -185,25 +214,59 @@ impl Loader {
         request: &LoadRequest,
     ) -> Result<Read> {
         let started = Instant::now();
-        let (files, lineage) = if request.is_prefix() {
+        let input = if request.is_prefix() {
             let listed = source.list(&request.key).await?;
             let keys = listed.iter().map(|o| o.key.as_str());
             match dataset::latest_manifest(&**source, &request.key, keys).await? {
-                Some(manifest) => self.read_dataset(source, request, &manifest).await?,
-                None => {
-                    let keys = matching_objects(
-                        listed,
-                        &request.key,
-                        &source.uri(&request.key),
-                        request.glob.as_deref(),
-                    )?;
-                    self.read_csv_files(source, request, keys).await?
-                }
+                Some(manifest) => Input::Dataset(manifest),
+                None => Input::Objects(matching_objects(
+                    listed,
+                    &request.key,
+                    &source.uri(&request.key),
+                    request.glob.as_deref(),
+                )?),
             }
         } else {
-            self.read_csv_file(source, request, &request.key, &self.options)
+            Input::Object(source.get(&request.key, GetOptions::default()).await?)
+        };
+        let table_key = match (&self.tables, &input) {
+            (Some(_), _) if request.collect_rejects => None,
+            (Some(_), Input::Object(fetched)) => {
+                Some(TableKey::new(request, vec![Identity::of(&fetched.info)]))
+            }
+            (Some(_), Input::Objects(objects)) => Some(TableKey::new(
+                request,
+                objects.iter().map(Identity::of).collect(),
+            )),
+            _ => None,
+        };
+        let today = chrono::Utc::now().date_naive();
+        if let (Some(tables), Some(key)) = (&self.tables, &table_key)
+            && tables.read
+        {
+            let cache = tables.cache.clone();
+            let lookup = key.clone();
+            let hit = tokio::task::spawn_blocking(move || cache.get(&lookup, today))
                 .await
-                .map(|(rows, lineage)| (vec![rows], vec![lineage]))?
+                .map_err(|err| Error::Internal {
+                    message: format!("reading the table cache stopped: {err}"),
+                })?;
+            if let Some(hit) = hit {
+                tracing::debug!(
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    rows = hit.table.num_rows(),
+                    "served from the table cache"
+                );
+                return self.served(source, request, &input, hit, started);
+            }
+        }
+        let (files, lineage) = match input {
+            Input::Dataset(manifest) => self.read_dataset(source, request, &manifest).await?,
+            Input::Objects(objects) => self.read_csv_files(source, request, objects).await?,
+            Input::Object(fetched) => self
+                .read_fetched(fetched, request, &self.options)
+                .await
+                .map(|(rows, lineage)| (vec![rows], vec![lineage]))?,
         };
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -230,20 +293,114 @@ impl Loader {
                 summary: quality.failure_summary(),
             });
         }
+        // Only a load of several files is named by its prefix; asking the
+        // source for an address it does not need is a call too.
+        let requested_uri = (lineage.len() != 1).then(|| source.uri(&request.key));
+        let mut table_cache = None;
+        if let (Some(tables), Some(key)) = (&self.tables, table_key) {
+            table_cache = Some("miss".to_owned());
+            // What was read must be what the key names: an object replaced
+            // between the listing and its read is not stored under the old name.
+            let same = key.objects.len() == lineage.len()
+                && key.objects.iter().zip(&lineage).all(|(k, l)| k.matches(l));
+            if same {
+                let facts = StoredFacts {
+                    requested_uri: requested_uri.clone(),
+                    summary: summary.clone(),
+                    files: lineage.clone(),
+                    quality: quality.clone(),
+                };
+                let (cache, stored) = (tables.cache.clone(), table.clone());
+                let put =
+                    tokio::task::spawn_blocking(move || cache.put(&key, &stored, facts, today))
+                        .await;
+                match put {
+                    Ok(Ok(())) => tracing::debug!(
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "stored in the table cache"
+                    ),
+                    // An optimisation: a full disk or a read-only cache
+                    // costs the next load a parse, not this load its table.
+                    Ok(Err(err)) => tracing::warn!(
+                        error = %nasdaq_storage::error_chain(&err),
+                        "the table cache cannot be written; the next load parses again"
+                    ),
+                    Err(err) => tracing::warn!(error = %err, "storing in the table cache stopped"),
+                }
+            }
+        }
         Ok(Read {
             table,
             facts: EngineFacts {
-                // Only a load of several files is named by its prefix; asking
-                // the source for an address it does not need is a call too.
-                requested_uri: (lineage.len() != 1).then(|| source.uri(&request.key)),
+                requested_uri,
                 summary,
                 rejected: quality.rejected(),
                 warnings: quality.warnings(),
                 files: lineage,
                 elapsed: started.elapsed(),
+                table_cache,
             },
             quality,
             rejects,
+        })
+    }
+
+    /// The result of a load served from the table cache: the stored facts,
+    /// with how the object cache answered this time.
+    fn served(
+        &self,
+        source: &Arc<dyn MarketSource>,
+        request: &LoadRequest,
+        input: &Input,
+        hit: Hit,
+        started: Instant,
+    ) -> Result<Read> {
+        let Hit { table, facts } = hit;
+        let StoredFacts {
+            requested_uri,
+            summary,
+            mut files,
+            quality,
+        } = facts;
+        if quality.failed && request.fail_on_error_rules {
+            return Err(Error::Quality {
+                uri: source.uri(&request.key),
+                summary: quality.failure_summary(),
+            });
+        }
+        match input {
+            Input::Object(fetched) => {
+                for file in &mut files {
+                    file.cache = fetched.cache.as_ref().map(|c| c.status().to_owned());
+                    file.stale_reason = match &fetched.cache {
+                        Some(nasdaq_storage::CacheOutcome::Stale { reason }) => {
+                            Some(reason.clone())
+                        }
+                        _ => None,
+                    };
+                }
+            }
+            // Not fetched at all this time.
+            _ => {
+                for file in &mut files {
+                    file.cache = None;
+                    file.stale_reason = None;
+                }
+            }
+        }
+        Ok(Read {
+            table,
+            facts: EngineFacts {
+                requested_uri,
+                summary,
+                rejected: quality.rejected(),
+                warnings: quality.warnings(),
+                files,
+                elapsed: started.elapsed(),
+                table_cache: Some("hit".to_owned()),
+            },
+            quality,
+            rejects: None,
         })
     }
 }
@@ -294,6 +451,16 @@ impl Loader {
         options: &ReadOptions,
     ) -> Result<(FileRows, FileLineage)> {
         let fetched = source.get(key, GetOptions::default()).await?;
+        self.read_fetched(fetched, request, options).await
+    }
+
+    /// Reads and parses a CSV object whose source has answered.
+    async fn read_fetched(
+        &self,
+        fetched: nasdaq_storage::Fetched,
+        request: &LoadRequest,
+        options: &ReadOptions,
+    ) -> Result<(FileRows, FileLineage)> {
         let info = fetched.info;
         if let Some(progress) = &options.progress {
             progress.start(&info.uri, Some(info.size));

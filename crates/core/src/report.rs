@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::table::Summary;
 
 /// Where one file's rows came from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct FileLineage {
     /// The object's address.
     pub uri: String,
@@ -121,6 +121,8 @@ pub(crate) struct EngineFacts {
     pub(crate) files: Vec<FileLineage>,
     /// Time spent.
     pub(crate) elapsed: Duration,
+    /// How the table cache served: hit, miss (none: not in the way).
+    pub(crate) table_cache: Option<String>,
 }
 
 /// The record of one load, printed by `fetch --json` and stored with outputs.
@@ -141,6 +143,10 @@ pub struct LoadReport {
     pub cache: Option<String>,
     /// Whether a cached copy was used because the server failed.
     pub stale: bool,
+    /// How the table cache served the table: `hit` (read from the cache,
+    /// no parse), `miss` (parsed, and stored for the next load); none: the
+    /// table cache was not in the way (off, a validation, a dataset).
+    pub table_cache: Option<String>,
     /// A human name for the source when it is not obvious ("bundled sample").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_label: Option<String>,
@@ -212,6 +218,7 @@ impl LoadReport {
             warnings,
             files,
             elapsed,
+            table_cache,
         } = facts;
         let single = match files.as_slice() {
             [one] => Some(one),
@@ -241,6 +248,7 @@ impl LoadReport {
             fallbacks,
             cache: single.and_then(|f| f.cache.clone()),
             stale: files.iter().any(|l| l.stale_reason.is_some()),
+            table_cache,
             source_label: None,
             credentials: None,
             output: None,

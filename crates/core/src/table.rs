@@ -23,7 +23,7 @@ pub struct Table {
 }
 
 /// Counts and bounds of a table.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     /// Number of rows.
     pub rows: usize,

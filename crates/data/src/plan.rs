@@ -201,21 +201,7 @@ async fn s3_candidate(
             }
         };
     let settings = &configured.settings;
-    // The cache is an optimisation: one that cannot be used (its path is a
-    // file, it is not ours, the disk refuses) is said and bypassed.
-    let cache = match settings.cache.enabled {
-        true => match DiskCache::open(configured.cache_dir()) {
-            Ok(cache) => Some(cache),
-            Err(err) => {
-                tracing::warn!(
-                    error = %nasdaq_storage::error_chain(&err),
-                    "the cache cannot be used; loading without it"
-                );
-                None
-            }
-        },
-        false => None,
-    };
+    let cache = disk_cache(configured);
     let source: Arc<dyn MarketSource> = match cache {
         Some(cache) => Arc::new(
             CachedSource::new(inner, cache, endpoint)
@@ -233,4 +219,23 @@ async fn s3_candidate(
         },
         credentials,
     ))
+}
+
+/// The configured disk cache, when it is on and usable. The cache is an
+/// optimisation: one that cannot be used (its path is a file, it is not
+/// ours, the disk refuses) is said and bypassed.
+pub(crate) fn disk_cache(configured: &Configured) -> Option<DiskCache> {
+    if !configured.settings.cache.enabled {
+        return None;
+    }
+    match DiskCache::open(configured.cache_dir()) {
+        Ok(cache) => Some(cache),
+        Err(err) => {
+            tracing::warn!(
+                error = %nasdaq_storage::error_chain(&err),
+                "the cache cannot be used; loading without it"
+            );
+            None
+        }
+    }
 }

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use nasdaq_config::{ConfigSources, Configured, DataSource, Settings, SourceSpec, describe};
 use nasdaq_core::{
     CancelFlag, FileLineage, LoadRequest, Loaded, Loader, OutputFormat, ParseOptions, ReadOptions,
-    RowFilter, RunFacts, Table, WriteOptions, write_table,
+    RowFilter, RunFacts, Table, TableCache, WriteOptions, write_table,
 };
 use nasdaq_storage::{
     CacheMode, MarketSource, ObjectStoreSource, Progress, S3Source, S3SourceBuilder,
@@ -244,10 +244,11 @@ impl Session {
         let settings = &self.configured.settings;
         let request = self.request(options, plan.key.clone());
         let read_options = self.read_options(options.progress.clone());
-        let mut loaded = Loader::chain(plan.candidates)
-            .with_read_options(read_options)
-            .load(&request)
-            .await?;
+        let mut loader = Loader::chain(plan.candidates).with_read_options(read_options);
+        if let Some(tables) = self.table_cache() {
+            loader = loader.with_table_cache(tables, options.cache_mode != CacheMode::Refresh);
+        }
+        let mut loaded = loader.load(&request).await?;
         // Attached before writing, so the report stored in the output's
         // metadata names the run's facts too.
         loaded.report.attach(RunFacts {
@@ -323,6 +324,22 @@ impl Session {
             fail_on_error_rules: !validating,
             collect_rejects: validating,
             ..LoadRequest::new(key)
+        }
+    }
+
+    /// The table cache, in the configured cache directory, when the cache
+    /// is on and usable (one that is not is said and bypassed).
+    pub fn table_cache(&self) -> Option<TableCache> {
+        let cache = crate::plan::disk_cache(&self.configured)?;
+        match TableCache::open(&cache) {
+            Ok(tables) => Some(tables),
+            Err(err) => {
+                tracing::warn!(
+                    error = %nasdaq_storage::error_chain(&err),
+                    "the table cache cannot be used; loading without it"
+                );
+                None
+            }
         }
     }
 

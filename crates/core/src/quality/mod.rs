@@ -129,6 +129,17 @@ impl Serialize for Rule {
     }
 }
 
+/// From its name, as reports write it.
+impl<'de> Deserialize<'de> for Rule {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Rule::ALL
+            .into_iter()
+            .find(|rule| rule.name() == name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown rule {name:?}")))
+    }
+}
+
 /// A policy per rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -192,7 +203,7 @@ impl Policies {
 }
 
 /// One violation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Violation {
     /// The file, when the violation is a row.
     pub file: Option<String>,
@@ -207,7 +218,7 @@ pub struct Violation {
 }
 
 /// How one rule fared.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleOutcome {
     /// The rule (serialized as its name).
     pub rule: Rule,
@@ -220,7 +231,7 @@ pub struct RuleOutcome {
 }
 
 /// The quality report of one load.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct QualityReport {
     /// Per rule, in [`Rule::ALL`] order.
     pub rules: Vec<RuleOutcome>,

@@ -2,8 +2,9 @@
 //! cleared, committed atomically and locked against concurrent downloads.
 //!
 //! This file owns the layout (`CACHEDIR.TAG`, `<hash>.data`, `<hash>.json`,
-//! `<hash>.lock`, `.<hash>.*.partial`); the other cache files go through it
-//! rather than building paths themselves.
+//! `<hash>.lock`, `.<hash>.*.partial`, and the [`TABLES_DIR`] directory that
+//! the engine's table cache keeps its own entries in); the other cache files
+//! go through it rather than building paths themselves.
 //!
 //! A directory is a cache only if it carries our `CACHEDIR.TAG` (the
 //! standard tag backup tools skip, with a line naming nasdaq-data), or is
@@ -84,8 +85,15 @@ const TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
                    # This file is a cache directory tag created by nasdaq-data.\n\
                    # For information about cache directory tags see https://bford.info/cachedir/\n";
 
+/// The directory, inside a cache, of the parsed-table cache (`nasdaq-core`'s
+/// `TableCache`, which owns what is in it).
+pub const TABLES_DIR: &str = "tables";
+
 /// Whether `name` is one this layout writes (other than the tag).
 fn is_cache_name(name: &str) -> bool {
+    if name == TABLES_DIR {
+        return true;
+    }
     let hash = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
     if let Some(rest) = name.strip_prefix('.')
         && name.ends_with(".partial")
@@ -139,6 +147,33 @@ impl DiskCache {
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The directory of the parsed-table cache, created (mode 0700) when
+    /// missing; a link there is refused rather than followed.
+    pub fn tables_dir(&self) -> Result<PathBuf> {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = self.dir.join(TABLES_DIR);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(found) if found.is_dir() => return Ok(dir),
+            Ok(_) => {
+                return Err(Error::NotACache {
+                    dir: self.dir.display().to_string(),
+                    found: format!("{TABLES_DIR} (not a directory)"),
+                });
+            }
+            Err(_) => {}
+        }
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .or_else(|err| match err.kind() {
+                // Another process made it first.
+                std::io::ErrorKind::AlreadyExists if dir.is_dir() => Ok(()),
+                _ => Err(err),
+            })
+            .map_err(Self::io(&dir))?;
+        Ok(dir)
     }
 
     /// The entry id of an address: SHA-256 of it, hex.

@@ -1,0 +1,612 @@
+//! The table cache: the parsed, checked table of an unchanged source under
+//! unchanged options, kept as an Arrow IPC file, so that a repeated load is
+//! one read of that file instead of a parse.
+//!
+//! An entry is two files in the cache's `tables/` directory (owned by this
+//! module; [`nasdaq_storage::DiskCache`] only reserves the name):
+//! `<key>.arrow`, the table, and `<key>.json`, its [`TableEntry`] (what was
+//! read, the report's facts, the size and XXH3 checksum of the `.arrow`
+//! file). The key is a SHA-256 over everything that changes the result: the
+//! objects' identities (address, size, ETag, version, modification time),
+//! the parse options, the rule policies, and the tool and format versions.
+//!
+//! Written atomically (temporary `.partial` files renamed into place, the
+//! table first); an entry is served only when its description parses, its
+//! table has the recorded size and checksum and the canonical schema. A
+//! damaged or half-replaced entry is a miss, and the load that follows
+//! replaces it. No `fsync`: a table torn by a power cut fails its checksum,
+//! and parsing again is always possible, so durability buys nothing here.
+//! Only the names this layout writes are ever removed.
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use arrow::buffer::Buffer;
+use nasdaq_storage::cache::EntryCheck;
+use nasdaq_storage::{DiskCache, ObjectInfo};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::quality::QualityReport;
+use crate::report::FileLineage;
+use crate::table::Summary;
+use crate::writer::{OutputFormat, WriteOptions, encode_table};
+use crate::{LoadRequest, Result, Table, schema};
+
+/// Bumped whenever a change of the engine changes what a load of the same
+/// bytes produces, so that no table made by older code is served.
+const FORMAT: u32 = 1;
+
+/// Tables kept at most, in bytes: past this, the entries used longest ago go.
+pub const DEFAULT_MAX_BYTES: u64 = 4 << 30;
+
+/// A description larger than this is damage, not ours.
+const MAX_DESCRIPTION: u64 = 64 << 20;
+
+/// A partial file older than this belongs to no live write (one takes
+/// seconds): removed when the next entry is stored.
+const PARTIAL_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The cache of parsed tables, inside a [`DiskCache`].
+#[derive(Debug, Clone)]
+pub struct TableCache {
+    dir: PathBuf,
+    max_bytes: u64,
+}
+
+/// What one table entry records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableEntry {
+    /// The objects read, by address.
+    pub sources: Vec<String>,
+    /// SHA-256 of the request's options (dialect, filter, policies): an
+    /// entry of the same sources and options with other object identities
+    /// is an older version, removed when this one is stored.
+    pub options: String,
+    /// Rows in the table.
+    pub rows: usize,
+    /// Size of the `.arrow` file.
+    pub bytes: u64,
+    /// XXH3-64 of the `.arrow` file, hex.
+    pub xxh3: String,
+    /// When stored, RFC 3339.
+    pub stored_at: String,
+    /// The day (UTC) the rules were checked: a `future_date` finding is
+    /// only true on that day, so such an entry serves on that day only.
+    pub checked_on: String,
+    /// Whether the `future_date` rule found rows.
+    pub dated_after_check: bool,
+    /// The facts the load report is made of.
+    pub facts: StoredFacts,
+}
+
+/// The facts of a load that a served table reports again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredFacts {
+    /// The prefix's address, for a load of several files.
+    pub requested_uri: Option<String>,
+    /// The table's shape.
+    pub summary: Summary,
+    /// Each file read, as the load that stored the entry read it.
+    pub files: Vec<FileLineage>,
+    /// The quality report.
+    pub quality: QualityReport,
+}
+
+/// The key of one entry: the identities of the objects and the options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TableKey {
+    /// SHA-256 of everything, hex: the entry's file stem.
+    pub(crate) id: String,
+    /// SHA-256 of the options alone.
+    pub(crate) options: String,
+    /// The objects, as their identities were taken.
+    pub(crate) objects: Vec<Identity>,
+}
+
+/// What makes an object the same object: if any of it changes, the bytes may have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub(crate) uri: String,
+    pub(crate) size: u64,
+    pub(crate) etag: Option<String>,
+    pub(crate) version: Option<String>,
+    pub(crate) last_modified: String,
+}
+
+impl Identity {
+    pub(crate) fn of(info: &ObjectInfo) -> Self {
+        Self {
+            uri: info.uri.clone(),
+            size: info.size,
+            etag: info.etag.clone(),
+            version: info.version.clone(),
+            last_modified: info.last_modified.to_rfc3339(),
+        }
+    }
+
+    /// Whether the file a load read is still this object.
+    pub(crate) fn matches(&self, read: &FileLineage) -> bool {
+        self.uri == read.uri
+            && self.size == read.bytes
+            && self.etag == read.etag
+            && self.version == read.version
+            && Some(&self.last_modified) == read.last_modified.as_ref()
+    }
+}
+
+impl TableKey {
+    /// The key of `request` over `objects` (one object, or a prefix's listing).
+    pub(crate) fn new(request: &LoadRequest, objects: Vec<Identity>) -> Self {
+        // Debug renderings: every field, in a fixed order (sets are sorted).
+        let options = hex::encode(Sha256::digest(format!(
+            "parse {:?}\npolicies {:?}\nfail_on_error_rules {}\nglob {:?}\n",
+            request.parse, request.policies, request.fail_on_error_rules, request.glob
+        )));
+        let mut hasher = Sha256::new();
+        hasher.update(format!(
+            "nasdaq-data table cache {FORMAT}\ntool {}\noptions {options}\n",
+            env!("CARGO_PKG_VERSION")
+        ));
+        for object in &objects {
+            hasher.update(format!(
+                "{:?} {} {:?} {:?} {}\n",
+                object.uri, object.size, object.etag, object.version, object.last_modified
+            ));
+        }
+        Self {
+            id: hex::encode(hasher.finalize()),
+            options,
+            objects,
+        }
+    }
+}
+
+/// A table served from the cache.
+pub(crate) struct Hit {
+    pub(crate) table: Table,
+    pub(crate) facts: StoredFacts,
+}
+
+/// Whether `name` is one this layout writes.
+fn is_table_name(name: &str) -> bool {
+    let hash = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(rest) = name.strip_prefix('.')
+        && name.ends_with(".partial")
+    {
+        return rest.split('.').next().is_some_and(hash);
+    }
+    [".arrow", ".json"]
+        .iter()
+        .any(|ext| name.strip_suffix(ext).is_some_and(hash))
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> crate::Error + '_ {
+    move |source| {
+        nasdaq_storage::Error::Io {
+            path: path.display().to_string(),
+            source,
+        }
+        .into()
+    }
+}
+
+/// XXH3-64 of `bytes`, hex: fast enough to check a table on every read.
+fn checksum(bytes: &[u8]) -> String {
+    format!("{:016x}", twox_hash::XxHash3_64::oneshot(bytes))
+}
+
+impl TableCache {
+    /// The table cache of `cache`.
+    pub fn open(cache: &DiskCache) -> Result<Self> {
+        Ok(Self {
+            dir: cache.tables_dir()?,
+            max_bytes: DEFAULT_MAX_BYTES,
+        })
+    }
+
+    /// Keeps at most `bytes` of tables.
+    pub fn with_max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn paths(&self, id: &str) -> (PathBuf, PathBuf) {
+        (
+            self.dir.join(format!("{id}.arrow")),
+            self.dir.join(format!("{id}.json")),
+        )
+    }
+
+    /// The description of entry `id`, when readable (never through a link).
+    fn description(&self, id: &str) -> Option<TableEntry> {
+        let (_, json) = self.paths(id);
+        let found = std::fs::symlink_metadata(&json).ok()?;
+        if !found.is_file() || found.len() > MAX_DESCRIPTION {
+            return None;
+        }
+        serde_json::from_slice(&std::fs::read(&json).ok()?).ok()
+    }
+
+    /// The table of entry `id`, if it has the recorded size and checksum
+    /// and the canonical schema; else why not.
+    fn read_table(&self, id: &str, entry: &TableEntry) -> std::result::Result<Table, String> {
+        let (arrow_path, _) = self.paths(id);
+        let found = std::fs::symlink_metadata(&arrow_path).map_err(|err| err.to_string())?;
+        if !found.is_file() {
+            return Err("the table is not a regular file".to_owned());
+        }
+        if found.len() != entry.bytes {
+            return Err(format!(
+                "size {} differs from the recorded {}",
+                found.len(),
+                entry.bytes
+            ));
+        }
+        let bytes = std::fs::read(&arrow_path).map_err(|err| err.to_string())?;
+        let actual = checksum(&bytes);
+        if actual != entry.xxh3 {
+            return Err(format!(
+                "XXH3 {actual} differs from the recorded {}",
+                entry.xxh3
+            ));
+        }
+        let batches = decode_ipc(Buffer::from_vec(bytes)).map_err(|err| err.to_string())?;
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        if rows != entry.rows {
+            return Err(format!(
+                "{rows} rows differ from the recorded {}",
+                entry.rows
+            ));
+        }
+        Ok(Table {
+            schema: schema::canonical(),
+            batches,
+        })
+    }
+
+    /// The table stored under `key`, when it is sound and still true on `today`.
+    pub(crate) fn get(&self, key: &TableKey, today: chrono::NaiveDate) -> Option<Hit> {
+        let entry = self.description(&key.id)?;
+        if entry.dated_after_check && entry.checked_on != today.to_string() {
+            tracing::debug!(
+                "the cached table flags dates after the day it was checked; parsing again"
+            );
+            return None;
+        }
+        match self.read_table(&key.id, &entry) {
+            Ok(table) => Some(Hit {
+                table,
+                facts: entry.facts,
+            }),
+            Err(problem) => {
+                // Replaced by the load that follows; a concurrent writer's
+                // half-renamed pair looks the same, so nothing is removed here.
+                tracing::warn!(entry = %key.id, %problem, "the cached table is unsound; parsing again");
+                None
+            }
+        }
+    }
+
+    /// Stores `table` under `key`; then removes older versions of the same
+    /// sources and options, and the entries used longest ago past the size cap.
+    pub(crate) fn put(
+        &self,
+        key: &TableKey,
+        table: &Table,
+        facts: StoredFacts,
+        today: chrono::NaiveDate,
+    ) -> Result<()> {
+        self.remove_old_partials();
+        let (arrow_path, json_path) = self.paths(&key.id);
+        let partial = || {
+            tempfile::Builder::new()
+                .prefix(&format!(".{}.", key.id))
+                .suffix(".partial")
+                .tempfile_in(&self.dir)
+                .map_err(io(&self.dir))
+        };
+        let data = partial()?;
+        let file = data.as_file().try_clone().map_err(io(&arrow_path))?;
+        let sink = Checksummed {
+            inner: std::io::BufWriter::with_capacity(1 << 20, file),
+            hasher: twox_hash::XxHash3_64::new(),
+            bytes: 0,
+        };
+        let mut written = encode_table(
+            table,
+            OutputFormat::ArrowIpc,
+            sink,
+            &WriteOptions::default(),
+        )
+        .map_err(|source| crate::Error::Write {
+            path: arrow_path.clone(),
+            source,
+        })?;
+        std::io::Write::flush(&mut written).map_err(io(&arrow_path))?;
+        let dated_after_check = facts
+            .quality
+            .rules
+            .iter()
+            .any(|r| r.rule == crate::Rule::FutureDate && r.count > 0);
+        let entry = TableEntry {
+            sources: key.objects.iter().map(|o| o.uri.clone()).collect(),
+            options: key.options.clone(),
+            rows: table.num_rows(),
+            bytes: written.bytes,
+            xxh3: format!("{:016x}", std::hash::Hasher::finish(&written.hasher)),
+            stored_at: chrono::Utc::now().to_rfc3339(),
+            checked_on: today.to_string(),
+            dated_after_check,
+            facts,
+        };
+        let mut description = partial()?;
+        serde_json::to_writer(&mut description, &entry)
+            .map_err(|err| io(&json_path)(std::io::Error::other(err)))?;
+        // The table first: a reader between the renames sees the new table
+        // with the old description, whose checksum refuses it.
+        data.persist(&arrow_path)
+            .map_err(|err| io(&arrow_path)(err.error))?;
+        description
+            .persist(&json_path)
+            .map_err(|err| io(&json_path)(err.error))?;
+        self.prune(&key.id, &entry);
+        Ok(())
+    }
+
+    /// Removes other versions of `kept`'s sources under the same options,
+    /// then the oldest entries while the tables exceed the size cap.
+    fn prune(&self, kept_id: &str, kept: &TableEntry) {
+        let Ok(ids) = self.ids() else { return };
+        let mut others: Vec<(String, TableEntry)> = Vec::new();
+        for id in ids.into_iter().filter(|id| id != kept_id) {
+            match self.description(&id) {
+                Some(entry) if entry.sources == kept.sources && entry.options == kept.options => {
+                    self.remove(&id);
+                }
+                Some(entry) => others.push((id, entry)),
+                None => {}
+            }
+        }
+        let mut total: u64 = kept.bytes + others.iter().map(|(_, e)| e.bytes).sum::<u64>();
+        others.sort_by(|a, b| a.1.stored_at.cmp(&b.1.stored_at));
+        for (id, entry) in others {
+            if total <= self.max_bytes {
+                break;
+            }
+            self.remove(&id);
+            total -= entry.bytes;
+        }
+    }
+
+    fn remove(&self, id: &str) {
+        let (arrow_path, json_path) = self.paths(id);
+        let _ = std::fs::remove_file(json_path);
+        let _ = std::fs::remove_file(arrow_path);
+    }
+
+    /// Removes partial files no live write can own (killed processes').
+    fn remove_old_partials(&self) {
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for found in dir.flatten() {
+            let name = found.file_name().to_string_lossy().into_owned();
+            let old = found
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > PARTIAL_AGE);
+            if name.starts_with('.') && is_table_name(&name) && old {
+                let _ = std::fs::remove_file(found.path());
+            }
+        }
+    }
+
+    fn ids(&self) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = std::fs::read_dir(&self.dir)
+            .map_err(io(&self.dir))?
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if !is_table_name(&name) || name.starts_with('.') {
+                    return None;
+                }
+                name.strip_suffix(".json")
+                    .or_else(|| name.strip_suffix(".arrow"))
+                    .map(str::to_owned)
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Every readable entry, by its first source's address.
+    pub fn entries(&self) -> Result<Vec<TableEntry>> {
+        let mut entries: Vec<TableEntry> = self
+            .ids()?
+            .iter()
+            .filter_map(|id| self.description(id))
+            .collect();
+        entries.sort_by(|a, b| a.sources.cmp(&b.sources));
+        Ok(entries)
+    }
+
+    /// Reads and checks every entry; reports the unsound ones.
+    pub fn verify(&self) -> Result<Vec<EntryCheck>> {
+        Ok(self
+            .ids()?
+            .into_iter()
+            .map(|id| {
+                let entry = self.description(&id);
+                let problem = match &entry {
+                    None => Some("description missing or unreadable".to_owned()),
+                    Some(entry) => self.read_table(&id, entry).err(),
+                };
+                EntryCheck {
+                    uri: entry.map(|e| e.sources.join(", ")),
+                    id,
+                    problem,
+                }
+            })
+            .collect())
+    }
+
+    /// Removes every entry and partial file; returns how many entries.
+    /// Only names this layout writes are removed; links are removed as links.
+    pub fn clear(&self) -> Result<usize> {
+        let ids = self.ids()?;
+        for found in std::fs::read_dir(&self.dir)
+            .map_err(io(&self.dir))?
+            .flatten()
+        {
+            let name = found.file_name().to_string_lossy().into_owned();
+            let path = found.path();
+            let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+            if is_table_name(&name) && !is_dir {
+                std::fs::remove_file(&path).map_err(io(&path))?;
+            }
+        }
+        Ok(ids.len())
+    }
+}
+
+/// A writer that checksums and counts what passes through it.
+struct Checksummed<W> {
+    inner: W,
+    hasher: twox_hash::XxHash3_64,
+    bytes: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Checksummed<W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(data)?;
+        std::hash::Hasher::write(&mut self.hasher, &data[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The batches of an Arrow IPC file held in `buffer`, without copying
+/// them: each batch's columns point into the buffer.
+fn decode_ipc(buffer: Buffer) -> std::result::Result<Vec<RecordBatch>, arrow::error::ArrowError> {
+    use arrow::error::ArrowError;
+    use arrow::ipc::reader::{FileDecoder, read_footer_length};
+    let bad = |what: &str| ArrowError::IpcError(format!("not an Arrow IPC file: {what}"));
+    let trailer_start = buffer
+        .len()
+        .checked_sub(10)
+        .ok_or_else(|| bad("too short"))?;
+    let trailer: [u8; 10] = buffer[trailer_start..]
+        .try_into()
+        .map_err(|_| bad("no trailer"))?;
+    let footer_len = read_footer_length(trailer)?;
+    let footer_start = trailer_start
+        .checked_sub(footer_len)
+        .ok_or_else(|| bad("footer longer than the file"))?;
+    let footer = arrow::ipc::root_as_footer(&buffer[footer_start..trailer_start])
+        .map_err(|err| bad(&err.to_string()))?;
+    let schema =
+        arrow::ipc::convert::try_fb_to_schema(footer.schema().ok_or_else(|| bad("no schema"))?)?;
+    let canonical = schema::canonical();
+    if schema.fields() != canonical.fields() {
+        return Err(bad("not the canonical schema"));
+    }
+    let mut decoder = FileDecoder::new(canonical, footer.version());
+    let block_data = |offset: i64, length: usize| {
+        let offset = usize::try_from(offset).map_err(|_| bad("negative offset"))?;
+        if offset
+            .checked_add(length)
+            .is_none_or(|end| end > footer_start)
+        {
+            return Err(bad("a block outside the file"));
+        }
+        Ok(buffer.slice_with_length(offset, length))
+    };
+    for block in footer.dictionaries().iter().flatten() {
+        let length = block.metaDataLength() as usize + block.bodyLength() as usize;
+        decoder.read_dictionary(block, &block_data(block.offset(), length)?)?;
+    }
+    let mut batches = Vec::new();
+    for block in footer.recordBatches().iter().flatten() {
+        let length = block.metaDataLength() as usize + block.bodyLength() as usize;
+        if let Some(batch) =
+            decoder.read_record_batch(block, &block_data(block.offset(), length)?)?
+        {
+            batches.push(batch);
+        }
+    }
+    Ok(batches)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_names_are_ours() {
+        let id = "a".repeat(64);
+        assert!(is_table_name(&format!("{id}.arrow")));
+        assert!(is_table_name(&format!("{id}.json")));
+        assert!(is_table_name(&format!(".{id}.x1Y2.partial")));
+        assert!(!is_table_name("notes.json"));
+        assert!(!is_table_name(&format!("{id}.data")));
+        assert!(!is_table_name(&format!(".{}.partial", "a".repeat(63))));
+    }
+
+    #[test]
+    fn keys_change_with_identity_and_options() {
+        let object = Identity {
+            uri: "file:///d/NASDAQ.csv".to_owned(),
+            size: 10,
+            etag: Some("e1".to_owned()),
+            version: None,
+            last_modified: "2024-01-02T00:00:00+00:00".to_owned(),
+        };
+        let request = LoadRequest::new("NASDAQ.csv");
+        let base = TableKey::new(&request, vec![object.clone()]);
+        assert_eq!(base, TableKey::new(&request, vec![object.clone()]));
+        let changed = [
+            Identity {
+                size: 11,
+                ..object.clone()
+            },
+            Identity {
+                etag: Some("e2".to_owned()),
+                ..object.clone()
+            },
+            Identity {
+                last_modified: "2024-01-03T00:00:00+00:00".to_owned(),
+                ..object.clone()
+            },
+            Identity {
+                version: Some("v2".to_owned()),
+                ..object.clone()
+            },
+        ];
+        for other in changed {
+            let key = TableKey::new(&request, vec![other]);
+            assert_ne!(key.id, base.id);
+            assert_eq!(key.options, base.options);
+        }
+        let mut filtered = request.clone();
+        filtered.parse.filter.from = chrono::NaiveDate::from_ymd_opt(2024, 1, 1);
+        let key = TableKey::new(&filtered, vec![object.clone()]);
+        assert_ne!(key.id, base.id);
+        assert_ne!(key.options, base.options);
+        let mut strict = request.clone();
+        strict.policies = crate::Policies::strict();
+        assert_ne!(TableKey::new(&strict, vec![object]).id, base.id);
+    }
+}
