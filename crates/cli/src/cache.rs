@@ -73,13 +73,13 @@ pub(crate) fn run(global: &GlobalArgs, command: CacheCommand) -> anyhow::Result<
                 let listing = serde_json::json!({ "objects": checks, "tables": table_checks });
                 println!("{}", serde_json::to_string(&listing)?);
             } else {
-                let kinds = [("object", &checks), ("table ", &table_checks)];
+                let kinds = [("object", &checks), ("table", &table_checks)];
                 for (kind, checks) in kinds {
                     for check in checks {
                         let name = check.uri.as_deref().unwrap_or(&check.id);
                         match &check.problem {
-                            None => println!("ok    {kind} {name}"),
-                            Some(problem) => println!("BAD   {kind} {name}: {problem}"),
+                            None => println!("ok    {kind:6} {name}"),
+                            Some(problem) => println!("BAD   {kind:6} {name}: {problem}"),
                         }
                     }
                 }

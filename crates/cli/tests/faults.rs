@@ -340,8 +340,12 @@ fn server_down_with_a_cached_copy_serves_it_flagged_stale() {
     let Some(rig) = Rig::new() else { return };
     let first = report(&rig.fetch(&[]));
     assert_eq!(first["cache"], "miss");
+    assert_eq!(first["table_cache"], "miss");
     let again = report(&rig.fetch(&[]));
     assert_eq!(again["cache"], "revalidated");
+    // The object is unchanged (304), so its parsed table serves.
+    assert_eq!(again["table_cache"], "hit");
+    assert_eq!(again["files"][0]["cache"], "revalidated");
     assert_eq!(
         rig.proxy.object_gets(),
         2,
@@ -352,6 +356,8 @@ fn server_down_with_a_cached_copy_serves_it_flagged_stale() {
     let stale = report(&out);
     assert_eq!(stale["stale"], true);
     assert_eq!(stale["cache"], "stale");
+    assert_eq!(stale["table_cache"], "hit");
+    assert!(stale["files"][0]["stale_reason"].is_string(), "{stale}");
     assert_eq!(stale["sha256"], sample_sha256());
     assert!(
         stderr(&out).contains("warning: STALE: s3://market/NASDAQ.csv could not be fetched"),
@@ -361,6 +367,8 @@ fn server_down_with_a_cached_copy_serves_it_flagged_stale() {
     // --offline needs no server at all.
     let offline = report(&rig.fetch(&["--offline"]));
     assert_eq!(offline["cache"], "offline");
+    assert_eq!(offline["table_cache"], "hit");
+    assert_eq!(offline["rows"], first["rows"]);
 }
 
 #[test]
@@ -378,6 +386,7 @@ fn a_changed_object_is_fetched_anew_not_served_from_cache() {
     assert!(out.status.success(), "{}", stderr(&out));
     let second = report(&rig.fetch(&[]));
     assert_eq!(second["cache"], "miss");
+    assert_eq!(second["table_cache"], "miss", "a new ETag: parsed again");
     assert_ne!(second["sha256"], first["sha256"]);
     assert!(second["rows"].as_u64().unwrap() < 5220);
     assert_ne!(second["etag"], first["etag"]);
@@ -404,8 +413,11 @@ fn concurrent_processes_share_the_cache_safely() {
     let verify = rig.cache("verify");
     assert!(verify.status.success(), "{}", stdout(&verify));
     let checks: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
-    assert_eq!(checks.as_array().unwrap().len(), 1, "one entry: {checks}");
-    assert!(checks[0]["problem"].is_null());
+    for kind in ["objects", "tables"] {
+        let entries = checks[kind].as_array().unwrap();
+        assert_eq!(entries.len(), 1, "one {kind} entry: {checks}");
+        assert!(entries[0]["problem"].is_null(), "{checks}");
+    }
 }
 
 #[test]
@@ -509,10 +521,18 @@ fn a_full_disk_under_the_cache_is_said_and_bypassed() {
         "{}",
         stderr(&out)
     );
-    let left: Vec<String> = std::fs::read_dir(&cache)
-        .unwrap()
+    // The parsed table cannot be stored either: said, and nothing left half-written.
+    assert!(
+        stderr(&out).contains("the table cache cannot be written; the next load parses again"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(report["table_cache"], "miss");
+    let left: Vec<String> = [cache.clone(), cache.join("tables")]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(dir).unwrap())
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".partial") || n.ends_with(".data"))
+        .filter(|n| n.ends_with(".partial") || n.ends_with(".data") || n.ends_with(".arrow"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }

@@ -565,6 +565,103 @@ mod tests {
         assert!(!is_table_name(&format!(".{}.partial", "a".repeat(63))));
     }
 
+    fn table() -> Table {
+        use arrow::array::{ArrayRef, Date32Array, Float64Array, StringArray, UInt64Array};
+        use std::sync::Arc;
+        let price = || Arc::new(Float64Array::from(vec![1.0, 2.0])) as ArrayRef;
+        let batch = RecordBatch::try_new(
+            schema::canonical(),
+            vec![
+                Arc::new(Date32Array::from(vec![19724, 19725])),
+                Arc::new(StringArray::from(vec!["AAPL", "AAPL"])),
+                price(),
+                price(),
+                price(),
+                price(),
+                price(),
+                Arc::new(UInt64Array::from(vec![10, 20])),
+            ],
+        )
+        .unwrap();
+        Table {
+            schema: schema::canonical(),
+            batches: vec![batch],
+        }
+    }
+
+    fn facts(future_rows: u64) -> StoredFacts {
+        let mut quality = QualityReport::default();
+        quality.rules.push(crate::quality::RuleOutcome {
+            rule: crate::Rule::FutureDate,
+            policy: crate::Policy::Warn,
+            count: future_rows,
+            examples: Vec::new(),
+        });
+        StoredFacts {
+            requested_uri: None,
+            summary: Summary::default(),
+            files: Vec::new(),
+            quality,
+        }
+    }
+
+    fn key(uri: &str) -> TableKey {
+        let object = Identity {
+            uri: uri.to_owned(),
+            size: 1,
+            etag: None,
+            version: None,
+            last_modified: String::new(),
+        };
+        TableKey::new(&LoadRequest::new("k"), vec![object])
+    }
+
+    #[test]
+    fn a_future_date_finding_is_served_on_its_day_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TableCache::open(&DiskCache::open(dir.path()).unwrap()).unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap();
+        let next = day.succ_opt().unwrap();
+        let (flagged, clean) = (key("memory:///a.csv"), key("memory:///b.csv"));
+        cache.put(&flagged, &table(), facts(1), day).unwrap();
+        cache.put(&clean, &table(), facts(0), day).unwrap();
+        let served = cache.get(&flagged, day).expect("served on its day");
+        assert_eq!(served.table.batches, table().batches);
+        assert!(
+            cache.get(&flagged, next).is_none(),
+            "a day later the rule may judge otherwise"
+        );
+        assert!(
+            cache.get(&clean, next).is_some(),
+            "no date after the check day: still true"
+        );
+    }
+
+    #[test]
+    fn the_oldest_tables_go_past_the_size_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TableCache::open(&DiskCache::open(dir.path()).unwrap()).unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap();
+        cache
+            .put(&key("memory:///1.csv"), &table(), facts(0), day)
+            .unwrap();
+        let one = cache.entries().unwrap()[0].bytes;
+        let cache = cache.with_max_bytes(2 * one);
+        for name in ["2", "3"] {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            let uri = format!("memory:///{name}.csv");
+            cache.put(&key(&uri), &table(), facts(0), day).unwrap();
+        }
+        let kept: Vec<Vec<String>> = cache
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.sources)
+            .collect();
+        assert_eq!(kept, [["memory:///2.csv"], ["memory:///3.csv"]]);
+        assert!(cache.get(&key("memory:///1.csv"), day).is_none());
+    }
+
     #[test]
     fn keys_change_with_identity_and_options() {
         let object = Identity {

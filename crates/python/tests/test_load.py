@@ -28,6 +28,23 @@ def test_a_local_file_equals_the_parquet_the_cli_writes(sample_copy, sandbox, cl
     assert stored["settings_hash"] == loaded.report["settings_hash"]
 
 
+def test_a_repeated_load_reads_the_parsed_table_from_the_cache(sample_copy):
+    import pandas as pd
+
+    cold = nasdaq_data.load(sample_copy)
+    assert cold.report["table_cache"] == "miss"
+    warm = nasdaq_data.load(sample_copy)
+    assert warm.report["table_cache"] == "hit"
+    assert warm.table.equals(cold.table)
+    assert warm.report["sha256"] == cold.report["sha256"]
+    pd.testing.assert_frame_equal(warm.to_pandas(), cold.to_pandas())
+    # refresh=True parses again; other options are another table.
+    assert nasdaq_data.load(sample_copy, refresh=True).report["table_cache"] == "miss"
+    some = nasdaq_data.load(sample_copy, tickers="AAPL")
+    assert some.report["table_cache"] == "miss"
+    assert set(some.table.column("ticker").to_pylist()) == {"AAPL"}
+
+
 def test_a_directory_loads_every_file(sandbox):
     data = sandbox / "daily"
     data.mkdir()
