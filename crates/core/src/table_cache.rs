@@ -191,6 +191,24 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> crate::Error + '_ {
     }
 }
 
+/// The bytes of the table file at `path`, memory-mapped: the columns of the
+/// served table point into the page cache, so a repeated load neither
+/// copies the table nor faults in fresh memory for it.
+fn map(path: &Path) -> std::io::Result<bytes::Bytes> {
+    let file = std::fs::File::open(path)?;
+    #[allow(
+        unsafe_code,
+        reason = "memory-mapping a file is unsafe by the OS's contract"
+    )]
+    // SAFETY: the mapping is only read. What is mapped is a file this cache
+    // wrote and never modifies: entries are replaced by renaming a new file
+    // over the name and removed by unlinking, and the inode of a mapped file
+    // lives on unchanged. Only a process truncating it in place, in the
+    // user's private (0700) cache directory, could make a read fault.
+    let mapped = unsafe { memmap2::MmapOptions::new().populate().map(&file)? };
+    Ok(bytes::Bytes::from_owner(mapped))
+}
+
 /// XXH3-64 of `bytes`, hex: fast enough to check a table on every read.
 fn checksum(bytes: &[u8]) -> String {
     format!("{:016x}", twox_hash::XxHash3_64::oneshot(bytes))
@@ -248,7 +266,10 @@ impl TableCache {
                 entry.bytes
             ));
         }
-        let bytes = std::fs::read(&arrow_path).map_err(|err| err.to_string())?;
+        let bytes = map(&arrow_path).map_err(|err| err.to_string())?;
+        if bytes.len() as u64 != entry.bytes {
+            return Err("the table changed while it was opened".to_owned());
+        }
         let actual = checksum(&bytes);
         if actual != entry.xxh3 {
             return Err(format!(
@@ -256,7 +277,7 @@ impl TableCache {
                 entry.xxh3
             ));
         }
-        let batches = decode_ipc(Buffer::from_vec(bytes)).map_err(|err| err.to_string())?;
+        let batches = decode_ipc(Buffer::from(bytes)).map_err(|err| err.to_string())?;
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         if rows != entry.rows {
             return Err(format!(
