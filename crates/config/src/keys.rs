@@ -211,7 +211,7 @@ pub const KEYS: &[KeySpec] = &[
         "true",
         BOOL,
         "Cache",
-        "Keep downloaded objects in the disk cache",
+        "Keep downloaded objects and parsed tables in the disk cache",
     ),
     key(
         "cache.dir",
