@@ -410,7 +410,7 @@ pub(crate) struct LoadArgs {
     /// Use the cached copy without any request (fails when not cached).
     #[arg(long, conflicts_with = "refresh")]
     pub(crate) offline: bool,
-    /// Download again even when the cached copy is current.
+    /// Read and parse the source again even when a cached copy or parsed table is current.
     #[arg(long)]
     pub(crate) refresh: bool,
 }

@@ -1,6 +1,7 @@
 //! The `Loader`: a source and a request in, a sorted, checked table and a
 //! report with its lineage out.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -88,6 +89,25 @@ struct Read {
     quality: QualityReport,
     rejects: Option<RecordBatch>,
     facts: EngineFacts,
+}
+
+impl Read {
+    /// A read whose facts take their rejected and warned counts from `quality`.
+    fn new(
+        table: Table,
+        quality: QualityReport,
+        rejects: Option<RecordBatch>,
+        mut facts: EngineFacts,
+    ) -> Self {
+        facts.rejected = quality.rejected();
+        facts.warnings = quality.warnings();
+        Self {
+            table,
+            quality,
+            rejects,
+            facts,
+        }
+    }
 }
 
 /// Loads market data from a source, or from the first of a chain of sources
@@ -329,20 +349,20 @@ impl Loader {
                 }
             }
         }
-        Ok(Read {
+        Ok(Read::new(
             table,
-            facts: EngineFacts {
+            quality,
+            rejects,
+            EngineFacts {
                 requested_uri,
                 summary,
-                rejected: quality.rejected(),
-                warnings: quality.warnings(),
+                rejected: BTreeMap::new(),
+                warnings: BTreeMap::new(),
                 files: lineage,
                 elapsed: started.elapsed(),
                 table_cache,
             },
-            quality,
-            rejects,
-        })
+        ))
     }
 
     /// The result of a load served from the table cache: the stored facts,
@@ -388,20 +408,20 @@ impl Loader {
                 }
             }
         }
-        Ok(Read {
+        Ok(Read::new(
             table,
-            facts: EngineFacts {
+            quality,
+            None,
+            EngineFacts {
                 requested_uri,
                 summary,
-                rejected: quality.rejected(),
-                warnings: quality.warnings(),
+                rejected: BTreeMap::new(),
+                warnings: BTreeMap::new(),
                 files,
                 elapsed: started.elapsed(),
                 table_cache: Some("hit".to_owned()),
             },
-            quality,
-            rejects: None,
-        })
+        ))
     }
 }
 

@@ -50,6 +50,9 @@ const PARTIAL_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 /// The cache of parsed tables, inside a [`DiskCache`].
 #[derive(Debug, Clone)]
 pub struct TableCache {
+    /// The cache directory: opened (created, claimed) only to store, so a
+    /// load that stores nothing (a failed one) leaves nothing on disk.
+    root: PathBuf,
     dir: PathBuf,
     max_bytes: u64,
 }
@@ -215,12 +218,25 @@ fn checksum(bytes: &[u8]) -> String {
 }
 
 impl TableCache {
-    /// The table cache of `cache`.
+    /// The table cache of `cache`, its directory created when missing.
     pub fn open(cache: &DiskCache) -> Result<Self> {
         Ok(Self {
+            root: cache.dir().to_path_buf(),
             dir: cache.tables_dir()?,
             max_bytes: DEFAULT_MAX_BYTES,
         })
+    }
+
+    /// The table cache in the cache directory `root`, nothing created: a
+    /// lookup there misses until the first table is stored, which opens
+    /// (creates, claims) the directory as [`DiskCache::open`] does.
+    pub fn in_dir(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        Self {
+            dir: root.join(nasdaq_storage::cache::TABLES_DIR),
+            root,
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
     }
 
     /// Keeps at most `bytes` of tables.
@@ -293,6 +309,10 @@ impl TableCache {
 
     /// The table stored under `key`, when it is sound and still true on `today`.
     pub(crate) fn get(&self, key: &TableKey, today: chrono::NaiveDate) -> Option<Hit> {
+        // Never through a link, as `DiskCache::tables_dir` refuses one.
+        if !std::fs::symlink_metadata(&self.dir).is_ok_and(|found| found.is_dir()) {
+            return None;
+        }
         let entry = self.description(&key.id)?;
         if entry.dated_after_check && entry.checked_on != today.to_string() {
             tracing::debug!(
@@ -323,6 +343,7 @@ impl TableCache {
         facts: StoredFacts,
         today: chrono::NaiveDate,
     ) -> Result<()> {
+        DiskCache::open(&self.root)?.tables_dir()?;
         self.remove_old_partials();
         let (arrow_path, json_path) = self.paths(&key.id);
         let partial = || {

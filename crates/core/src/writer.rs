@@ -130,6 +130,32 @@ impl OutputFormat {
     }
 }
 
+/// The directory a file output at `path` goes in, when it is one: checked
+/// before a load too, so a mistyped folder fails at once, not after a
+/// download and a parse.
+pub fn output_dir(path: &Path) -> Result<PathBuf> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let problem = match std::fs::metadata(&dir) {
+        Ok(found) if found.is_dir() => return Ok(dir),
+        Ok(_) => std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
+        Err(err) => err,
+    };
+    Err(cannot_create_in(path, &dir, problem))
+}
+
+fn cannot_create_in(path: &Path, dir: &Path, err: std::io::Error) -> Error {
+    Error::Write {
+        path: path.to_owned(),
+        source: WriteFailure::Io(std::io::Error::new(
+            err.kind(),
+            format!("cannot create a file in {}: {err}", dir.display()),
+        )),
+    }
+}
+
 /// Writes `table` to `path` in the format its extension names.
 pub fn write_table(table: &Table, path: &Path, options: &WriteOptions) -> Result<()> {
     let format = OutputFormat::from_path(path)?;
@@ -137,20 +163,12 @@ pub fn write_table(table: &Table, path: &Path, options: &WriteOptions) -> Result
         path: path.to_owned(),
         source,
     };
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let dir = output_dir(path)?;
     let temp = tempfile::Builder::new()
         .prefix(".nasdaq-output-")
         .suffix(".partial")
         .tempfile_in(&dir)
-        .map_err(|err| {
-            failure(WriteFailure::Io(std::io::Error::new(
-                err.kind(),
-                format!("cannot create a file in {}: {err}", dir.display()),
-            )))
-        })?;
+        .map_err(|err| cannot_create_in(path, &dir, err))?;
     let file = temp
         .as_file()
         .try_clone()

@@ -230,11 +230,15 @@ impl Session {
         // A path, `file://` or `s3://` URL, read as sources are; a bad
         // name is refused before any download.
         let output = options.output.as_deref().map(output_spec).transpose()?;
-        if let Some(output) = &output {
-            OutputFormat::from_path(match output {
-                SourceSpec::File { path } => path,
-                SourceSpec::S3 { key, .. } => Path::new(key),
-            })?;
+        match &output {
+            Some(SourceSpec::File { path }) => {
+                OutputFormat::from_path(path)?;
+                nasdaq_core::output_dir(path)?;
+            }
+            Some(SourceSpec::S3 { key, .. }) => {
+                OutputFormat::from_path(Path::new(key))?;
+            }
+            None => {}
         }
         let plan = self.plan(options).await?;
         for (role, credentials) in &plan.credentials {
@@ -328,19 +332,14 @@ impl Session {
     }
 
     /// The table cache, in the configured cache directory, when the cache
-    /// is on and usable (one that is not is said and bypassed).
+    /// is on. Nothing is created until a table is stored; a directory that
+    /// cannot hold one is said then and the load goes on without it.
     pub fn table_cache(&self) -> Option<TableCache> {
-        let cache = crate::plan::disk_cache(&self.configured)?;
-        match TableCache::open(&cache) {
-            Ok(tables) => Some(tables),
-            Err(err) => {
-                tracing::warn!(
-                    error = %nasdaq_storage::error_chain(&err),
-                    "the table cache cannot be used; loading without it"
-                );
-                None
-            }
-        }
+        self.configured
+            .settings
+            .cache
+            .enabled
+            .then(|| TableCache::in_dir(self.configured.cache_dir()))
     }
 
     /// How the reader reads, from the settings.
