@@ -7,17 +7,25 @@ Python peers), run in turn, round after round, so that the machine's noise
 falls on all of them alike. Prints per job the median and minimum wall time
 and the median peak RSS, and each nasdaq-cli job's ratio to its peers.
 
+Two more of issue 10's targets are measured against nasdaq-cli itself: a
+filtered load (two tickers, the last year) against the full load, and a load
+from a local S3 server (moto, started here on 127.0.0.1) against the local
+load plus 20 % of the raw download of the same object (curl to /dev/null).
+
     .venv/bin/python scripts/bench_peers.py target/release/nasdaq-cli FILE.csv [ROUNDS]
 
 FILE.csv: e.g. `target/debug/gen-bars 3000 10 target/bench-data/nasdaq-3000x10.csv`
 (the benchmark's data: 7.83 M rows, ticker-major).
 """
+import atexit
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 cli, path = sys.argv[1], sys.argv[2]
 rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 5
@@ -27,6 +35,58 @@ out = tempfile.mkdtemp(prefix="bench-peers-")
 # repeated-load job uses a table cache of its own, filled once below.
 cold_env = dict(os.environ, NASDAQ_CACHE_ENABLED="false")
 warm_env = dict(os.environ, NASDAQ_CACHE_DIR=os.path.join(out, "cache"))
+
+
+
+def first_tickers_and_last_date(csv_path, count=2):
+    """Two tickers of the file and its last date, read from its start and end."""
+    tickers, last = [], None
+    with open(csv_path, "rb") as f:
+        header = f.readline().decode().strip().split(",")
+        column = {name: i for i, name in enumerate(header)}
+        for line in f:
+            ticker = line.decode().split(",")[column["Ticker"]]
+            if ticker not in tickers:
+                tickers.append(ticker)
+            if len(tickers) == count:
+                break
+        f.seek(max(0, os.path.getsize(csv_path) - 4096))
+        for line in f.read().decode(errors="replace").splitlines()[1:]:
+            date = line.split(",")[column["Date"]]
+            last = max(last or date, date)
+    return tickers, last
+
+
+def start_s3(csv_path):
+    """A moto S3 server on a free 127.0.0.1 port holding the file as
+    s3://bench/nasdaq.csv; stopped when the benchmark ends."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    atexit.register(server.terminate)
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(urllib.request.Request(endpoint + "/bench", method="PUT"))
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        sys.exit(f"moto did not start on {endpoint}")
+    # Public-read, so that curl times the bare transfer, unsigned.
+    subprocess.run(["curl", "-sf", "-H", "x-amz-acl: public-read", "-T", csv_path,
+                    f"{endpoint}/bench/nasdaq.csv"], check=True)
+    return endpoint
+
+
+tickers, last_date = first_tickers_and_last_date(path)
+year_before = f"{int(last_date[:4]) - 1}{last_date[4:]}"
+endpoint = start_s3(path)
+s3_env = dict(cold_env, AWS_ENDPOINT_URL=endpoint, AWS_ALLOW_HTTP="true",
+              AWS_ACCESS_KEY_ID="AKIABENCH0000000000", AWS_SECRET_ACCESS_KEY="bench-secret",
+              AWS_REGION="us-east-1")
 
 JOBS = {
     "nasdaq-cli fetch --json (memory)": [cli, "fetch", path, "--json", "--quiet"],
@@ -45,14 +105,23 @@ JOBS = {
     "nasdaq-cli fetch --json, repeated (table cache)": [cli, "fetch", path, "--json", "--quiet"],
     "polars read_parquet (its file from above)": [python, "-c",
         "import sys, polars as pl; pl.read_parquet(sys.argv[1])", os.path.join(out, "polars.parquet")],
+    f"nasdaq-cli fetch --tickers {','.join(tickers)} --from {year_before}": [
+        cli, "fetch", path, "--tickers", ",".join(tickers), "--from", year_before, "--json", "--quiet"],
+    "nasdaq-cli fetch s3://bench/nasdaq.csv --json": [
+        cli, "fetch", "s3://bench/nasdaq.csv", "--json", "--quiet"],
+    "raw download (curl to /dev/null)": [
+        "curl", "-sf", "-o", "/dev/null", f"{endpoint}/bench/nasdaq.csv"],
 }
 WARM = {"nasdaq-cli fetch --json, repeated (table cache)"}
+S3 = {"nasdaq-cli fetch s3://bench/nasdaq.csv --json"}
+FILTERED = f"nasdaq-cli fetch --tickers {','.join(tickers)} --from {year_before}"
 RATIOS = [
     ("nasdaq-cli fetch --json (memory)", "polars read_csv(try_parse_dates)"),
     ("nasdaq-cli fetch --json (memory)", "pandas old loader (dates + sorted MultiIndex)"),
     ("nasdaq-cli fetch --output x.parquet", "polars read_csv + write_parquet(zstd)"),
     ("nasdaq-cli fetch --json, repeated (table cache)", "polars read_parquet (its file from above)"),
     ("nasdaq-cli fetch --json, repeated (table cache)", "nasdaq-cli fetch --json (memory)"),
+    (FILTERED, "nasdaq-cli fetch --json (memory)"),
 ]
 
 
@@ -67,7 +136,7 @@ def run(argv, env):
 
 
 def env_of(name):
-    return warm_env if name in WARM else cold_env
+    return warm_env if name in WARM else s3_env if name in S3 else cold_env
 
 
 # Warm-up: fills the page cache, the table cache and polars' Parquet file.
@@ -85,12 +154,21 @@ for round_ in range(rounds):
 
 size = os.path.getsize(path)
 print(f"{path}: {size / 1e6:.0f} MB, {rounds} interleaved rounds")
-print(f"{'job':48} {'median s':>9} {'min s':>7} {'peak RSS':>9}")
+print(f"{'job':56} {'median s':>9} {'min s':>7} {'peak RSS':>9}")
 for name in JOBS:
-    print(f"{name:48} {statistics.median(times[name]):9.2f} {min(times[name]):7.2f} "
+    print(f"{name:56} {statistics.median(times[name]):9.2f} {min(times[name]):7.2f} "
           f"{statistics.median(rss[name]) / 1e9:7.2f} GB")
 for ours, peer in RATIOS:
     ratio = statistics.median(times[ours]) / statistics.median(times[peer])
     print(f"{ours} / {peer}: {ratio:.2f}x (median wall)")
+full = "nasdaq-cli fetch --json (memory)"
+memory = statistics.median(rss[FILTERED]) / statistics.median(rss[full])
+print(f"{FILTERED} / {full}: {memory:.2f}x (median peak RSS)")
+local, raw = statistics.median(times[full]), statistics.median(times["raw download (curl to /dev/null)"])
+from_s3 = statistics.median(times["nasdaq-cli fetch s3://bench/nasdaq.csv --json"])
+print(f"S3 load {from_s3:.2f} s against local load + 20 % of the raw download "
+      f"{local:.2f} + 0.2 x {raw:.2f} = {local + 0.2 * raw:.2f} s: "
+      f"{'met' if from_s3 <= local + 0.2 * raw else 'not met'} "
+      f"(S3 load - local load = {(from_s3 - local) / raw:.2f} x the raw download)")
 for name in ("nasdaq.parquet", "polars.parquet"):
     print(f"{name}: {os.path.getsize(os.path.join(out, name)) / 1e6:.0f} MB")

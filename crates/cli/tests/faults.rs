@@ -79,6 +79,18 @@ impl Rig {
         assert!(verify.status.success(), "{}", stdout(&verify));
         let checks: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
         assert_eq!(checks, empty, "no partial file");
+        // The listings skip dot-names, where partial files live: look.
+        let root = self.sandbox.path(".cache/nasdaq-data");
+        let mut partials = Vec::new();
+        for dir in [root.clone(), root.join("tables")] {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".partial") {
+                    partials.push(dir.join(name));
+                }
+            }
+        }
+        assert!(partials.is_empty(), "partial files left: {partials:?}");
     }
 }
 

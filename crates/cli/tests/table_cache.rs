@@ -59,6 +59,7 @@ fn a_repeated_load_of_each_real_dialect_reads_the_same_table_from_the_cache() {
         let sandbox = Sandbox::new();
         let name = Path::new(file).file_name().unwrap().to_str().unwrap();
         std::fs::copy(fixtures.join(file), sandbox.path(name)).unwrap();
+        common::settle(&sandbox.path(name));
         let fetch = |output: &str, extra: &[&str]| {
             let mut args = vec!["fetch", name, "--json", "--output", output];
             args.extend_from_slice(extra);
@@ -100,7 +101,7 @@ fn changed_bytes_or_options_are_never_served_an_old_table() {
     let sandbox = Sandbox::new();
     let spec = BarsSpec::new(5, 1);
     let mut csv = generate_csv(&spec);
-    sandbox.write("bars.csv", &csv);
+    sandbox.write_settled("bars.csv", &csv);
     let fetch = |extra: &[&str]| {
         let mut args = vec!["fetch", "bars.csv", "--json"];
         args.extend_from_slice(extra);
@@ -140,7 +141,7 @@ fn changed_bytes_or_options_are_never_served_an_old_table() {
     } else {
         csv[digit] + 1
     };
-    std::fs::write(sandbox.path("bars.csv"), &csv).unwrap();
+    sandbox.write_settled("bars.csv", &csv);
     let changed = fetch(&[]);
     assert_eq!(changed["table_cache"], "miss", "{changed}");
     assert_ne!(changed["sha256"], all["sha256"]);
@@ -154,7 +155,7 @@ fn changed_bytes_or_options_are_never_served_an_old_table() {
 #[test]
 fn a_damaged_table_is_found_by_verify_and_replaced_by_the_next_load() {
     let sandbox = Sandbox::new();
-    sandbox.write("bars.csv", generate_csv(&BarsSpec::new(3, 1)));
+    sandbox.write_settled("bars.csv", generate_csv(&BarsSpec::new(3, 1)));
     let first = json(&sandbox.run(&["fetch", "bars.csv", "--json", "--output", "a.arrow"]));
     assert_eq!(first["table_cache"], "miss");
     let tables = sandbox.path(".cache/nasdaq-data/tables");
@@ -211,7 +212,7 @@ fn killed_or_concurrent_loads_leave_only_sound_entries() {
     // Big enough that a load takes about a second in a debug build (parse
     // ~0.8 s, sort and rules ~0.2 s, store ~0.06 s): 100 tickers x 4 years.
     let csv = generate_csv(&BarsSpec::new(100, 4));
-    sandbox.write("bars.csv", &csv);
+    sandbox.write_settled("bars.csv", &csv);
     let reference = json(&sandbox.run(&["fetch", "bars.csv", "--json", "--refresh"]));
     let clear = sandbox.run(&["cache", "clear"]);
     assert!(clear.status.success(), "{}", stderr(&clear));
@@ -279,12 +280,74 @@ fn killed_or_concurrent_loads_leave_only_sound_entries() {
 #[test]
 fn a_validation_never_reads_or_writes_the_table_cache() {
     let sandbox = Sandbox::new();
-    sandbox.write("bars.csv", generate_csv(&BarsSpec::new(3, 1)));
-    let out = sandbox.run(&["validate", "bars.csv", "--json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    // One negative volume: a fetch keeps the row (volume null, flagged),
+    // a validation lists it as rejected, which a stored table cannot say.
+    let csv = String::from_utf8(generate_csv(&BarsSpec::new(3, 1))).unwrap();
+    let mut lines: Vec<String> = csv.lines().map(str::to_owned).collect();
+    let fields: Vec<&str> = lines[5].split(',').collect();
+    lines[5] = format!("{},-{}", fields[..7].join(","), fields[7]);
+    sandbox.write_settled("bars.csv", lines.join("\n") + "\n");
+    let fetched = json(&sandbox.run(&["fetch", "bars.csv", "--json"]));
+    assert_eq!(fetched["table_cache"], "miss");
+    let stored = cache_listing(&sandbox);
+    assert_eq!(stored["tables"].as_array().unwrap().len(), 1, "{stored}");
+    for _ in 0..2 {
+        let out = sandbox.run(&["validate", "bars.csv", "--json"]);
+        let text = stdout(&out);
+        assert!(
+            text.contains("volume_non_negative"),
+            "{text}{}",
+            stderr(&out)
+        );
+        assert!(!text.contains("\"table_cache\":\"hit\""), "{text}");
+    }
+    assert_eq!(
+        cache_listing(&sandbox),
+        stored,
+        "validate collects rejected rows, which a table does not keep: nothing stored"
+    );
+}
+
+#[test]
+fn a_file_rewritten_within_its_clock_tick_is_never_served_an_old_table() {
+    use std::os::unix::fs::MetadataExt;
+    let sandbox = Sandbox::new();
+    let mut csv = generate_csv(&BarsSpec::new(3, 1));
+    let path = sandbox.write("bars.csv", &csv);
+    let written = std::fs::metadata(&path).unwrap();
+    let first = json(&sandbox.run(&["fetch", "bars.csv", "--json"]));
+    assert_eq!(first["table_cache"], "miss");
     assert_eq!(
         cache_listing(&sandbox)["tables"],
         serde_json::json!([]),
-        "validate collects rejected rows, which a table does not keep"
+        "a file written this moment: its time cannot yet tell a rewrite, so nothing is stored"
     );
+    // The same size, inode and time, other bytes: what a rewrite in the
+    // same tick of a coarse clock (or `cp -p`, `touch -r`) leaves.
+    let at = csv.len() - 3;
+    csv[at] = if csv[at] == b'9' { b'8' } else { b'9' };
+    std::fs::write(&path, &csv).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(written.modified().unwrap())
+        .unwrap();
+    let rewritten = std::fs::metadata(&path).unwrap();
+    assert_eq!(
+        (rewritten.ino(), rewritten.len(), rewritten.mtime_nsec()),
+        (written.ino(), written.len(), written.mtime_nsec())
+    );
+    let second = json(&sandbox.run(&["fetch", "bars.csv", "--json"]));
+    assert_eq!(second["table_cache"], "miss");
+    assert_ne!(second["sha256"], first["sha256"], "the new bytes, read");
+    // Once settled, its table is stored and served.
+    common::settle(&path);
+    assert_eq!(
+        json(&sandbox.run(&["fetch", "bars.csv", "--json"]))["table_cache"],
+        "miss"
+    );
+    let hit = json(&sandbox.run(&["fetch", "bars.csv", "--json"]));
+    assert_eq!(hit["table_cache"], "hit");
+    assert_eq!(hit["sha256"], second["sha256"]);
 }

@@ -266,11 +266,14 @@ impl Loader {
         {
             let cache = tables.cache.clone();
             let lookup = key.clone();
+            // A decoder stopped by a damaged entry is a miss, never a
+            // failed load: the table is parsed again and the entry replaced.
             let hit = tokio::task::spawn_blocking(move || cache.get(&lookup, today))
                 .await
-                .map_err(|err| Error::Internal {
-                    message: format!("reading the table cache stopped: {err}"),
-                })?;
+                .unwrap_or_else(|err| {
+                    tracing::warn!(entry = %key.id, error = %err, "reading the cached table stopped; parsing again");
+                    None
+                });
             if let Some(hit) = hit {
                 tracing::debug!(
                     elapsed_ms = started.elapsed().as_millis() as u64,
@@ -323,7 +326,14 @@ impl Loader {
             // between the listing and its read is not stored under the old name.
             let same = key.objects.len() == lineage.len()
                 && key.objects.iter().zip(&lineage).all(|(k, l)| k.matches(l));
-            if same {
+            if !same {
+                tracing::debug!("an object changed while it was read; its table is not stored");
+            } else if !key.settled(chrono::Utc::now()) {
+                tracing::debug!(
+                    "a file changed seconds ago, too recently for its time to tell a \
+                     rewrite; its table is stored by a later load"
+                );
+            } else {
                 let facts = StoredFacts {
                     requested_uri: requested_uri.clone(),
                     summary: summary.clone(),

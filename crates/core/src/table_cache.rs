@@ -37,7 +37,7 @@ use crate::{LoadRequest, Result, Table, schema};
 /// bytes produces, so that no table made by older code is served.
 const FORMAT: u32 = 1;
 
-/// Tables kept at most, in bytes: past this, the entries used longest ago go.
+/// Tables kept at most, in bytes: past this, the entries stored longest ago go.
 pub const DEFAULT_MAX_BYTES: u64 = 4 << 30;
 
 /// A description larger than this is damage, not ours.
@@ -114,8 +114,13 @@ pub(crate) struct Identity {
     pub(crate) size: u64,
     pub(crate) etag: Option<String>,
     pub(crate) version: Option<String>,
-    pub(crate) last_modified: String,
+    pub(crate) last_modified: chrono::DateTime<chrono::Utc>,
 }
+
+/// A local object written this recently may be written again within the
+/// same tick of its file system's clock (FAT counts in 2 s), keeping size,
+/// time and inode: its table is not stored, as git distrusts "racy" files.
+const SETTLE: chrono::TimeDelta = chrono::TimeDelta::seconds(3);
 
 impl Identity {
     pub(crate) fn of(info: &ObjectInfo) -> Self {
@@ -124,21 +129,44 @@ impl Identity {
             size: info.size,
             etag: info.etag.clone(),
             version: info.version.clone(),
-            last_modified: info.last_modified.to_rfc3339(),
+            last_modified: info.last_modified,
         }
     }
 
-    /// Whether the file a load read is still this object.
+    /// Whether the file a load read is still this object. The entity tag
+    /// decides where there is one: a listing and a GET of one object can
+    /// disagree on the rest (S3 lists no version id; times to the
+    /// millisecond in a listing, to the second in a GET's headers).
     pub(crate) fn matches(&self, read: &FileLineage) -> bool {
+        let same_version = match (&self.version, &read.version) {
+            (Some(listed), Some(read)) => listed == read,
+            _ => true,
+        };
         self.uri == read.uri
             && self.size == read.bytes
             && self.etag == read.etag
-            && self.version == read.version
-            && Some(&self.last_modified) == read.last_modified.as_ref()
+            && same_version
+            && (self.etag.is_some()
+                || Some(&self.last_modified.to_rfc3339()) == read.last_modified.as_ref())
+    }
+
+    /// Whether the object's identity can be trusted to change with its
+    /// bytes by `now`: a store's entity tag does, a local file's time only
+    /// once it is older than [`SETTLE`].
+    fn settled(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        let local = self.uri.starts_with("file:") || self.uri.starts_with("memory:");
+        !local || self.last_modified <= now - SETTLE
     }
 }
 
 impl TableKey {
+    /// Whether every object's identity is settled by `now`: else what is
+    /// read is not stored, and a rewrite in the same clock tick cannot be
+    /// served the old table.
+    pub(crate) fn settled(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.objects.iter().all(|object| object.settled(now))
+    }
+
     /// The key of `request` over `objects` (one object, or a prefix's listing).
     pub(crate) fn new(request: &LoadRequest, objects: Vec<Identity>) -> Self {
         // Debug renderings: every field, in a fixed order (sets are sorted).
@@ -154,7 +182,11 @@ impl TableKey {
         for object in &objects {
             hasher.update(format!(
                 "{:?} {} {:?} {:?} {}\n",
-                object.uri, object.size, object.etag, object.version, object.last_modified
+                object.uri,
+                object.size,
+                object.etag,
+                object.version,
+                object.last_modified.to_rfc3339()
             ));
         }
         Self {
@@ -206,10 +238,38 @@ fn map(path: &Path) -> std::io::Result<bytes::Bytes> {
     // SAFETY: the mapping is only read. What is mapped is a file this cache
     // wrote and never modifies: entries are replaced by renaming a new file
     // over the name and removed by unlinking, and the inode of a mapped file
-    // lives on unchanged. Only a process truncating it in place, in the
-    // user's private (0700) cache directory, could make a read fault.
+    // lives on unchanged. Only a process of this user truncating it in
+    // place could make a read fault: the directory is checked to be this
+    // user's, writable by no one else (`not_private`), before any read.
     let mapped = unsafe { memmap2::MmapOptions::new().populate().map(&file)? };
     Ok(bytes::Bytes::from_owner(mapped))
+}
+
+/// Why `dir` is not a directory only this user can write, if it is not:
+/// only then may its files be mapped (see [`map`]) and trusted.
+fn not_private(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let found = match std::fs::symlink_metadata(dir) {
+        Ok(found) => found,
+        Err(err) => return Some(err.to_string()),
+    };
+    if !found.is_dir() {
+        return Some("not a directory".to_owned());
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if found.uid() != me {
+        return Some(format!(
+            "owned by user id {}, not this user ({me})",
+            found.uid()
+        ));
+    }
+    if found.mode() & 0o022 != 0 {
+        return Some(format!(
+            "writable by others (mode {:o}); `chmod go-w` it",
+            found.mode() & 0o777
+        ));
+    }
+    None
 }
 
 /// XXH3-64 of `bytes`, hex: fast enough to check a table on every read.
@@ -218,13 +278,26 @@ fn checksum(bytes: &[u8]) -> String {
 }
 
 impl TableCache {
-    /// The table cache of `cache`, its directory created when missing.
+    /// The table cache of `cache`, its directory created when missing; an
+    /// error when another user could write there.
     pub fn open(cache: &DiskCache) -> Result<Self> {
-        Ok(Self {
+        let tables = Self {
             root: cache.dir().to_path_buf(),
             dir: cache.tables_dir()?,
             max_bytes: DEFAULT_MAX_BYTES,
-        })
+        };
+        tables.check_private()?;
+        Ok(tables)
+    }
+
+    fn check_private(&self) -> Result<()> {
+        match not_private(&self.dir) {
+            None => Ok(()),
+            Some(problem) => Err(io(&self.dir)(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("{problem}; tables are kept only where no one else can write"),
+            ))),
+        }
     }
 
     /// The table cache in the cache directory `root`, nothing created: a
@@ -293,7 +366,11 @@ impl TableCache {
                 entry.xxh3
             ));
         }
-        let batches = decode_ipc(Buffer::from(bytes)).map_err(|err| err.to_string())?;
+        // A checksum that matches vouches for the writer, not for the
+        // decoder: a decoder stopped by what it read is a damaged entry.
+        let decoded = std::panic::catch_unwind(|| decode_ipc(Buffer::from(bytes)))
+            .map_err(|_| "the table could not be decoded".to_owned())?;
+        let batches = decoded.map_err(|err| err.to_string())?;
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         if rows != entry.rows {
             return Err(format!(
@@ -309,8 +386,13 @@ impl TableCache {
 
     /// The table stored under `key`, when it is sound and still true on `today`.
     pub(crate) fn get(&self, key: &TableKey, today: chrono::NaiveDate) -> Option<Hit> {
-        // Never through a link, as `DiskCache::tables_dir` refuses one.
-        if !std::fs::symlink_metadata(&self.dir).is_ok_and(|found| found.is_dir()) {
+        if !self.dir.exists() {
+            return None;
+        }
+        // Never through a link (as `DiskCache::tables_dir` refuses one), nor
+        // from a directory another user could have planted tables in.
+        if let Some(problem) = not_private(&self.dir) {
+            tracing::warn!(dir = %self.dir.display(), %problem, "the table cache is not used");
             return None;
         }
         let entry = self.description(&key.id)?;
@@ -328,14 +410,19 @@ impl TableCache {
             Err(problem) => {
                 // Replaced by the load that follows; a concurrent writer's
                 // half-renamed pair looks the same, so nothing is removed here.
-                tracing::warn!(entry = %key.id, %problem, "the cached table is unsound; parsing again");
+                tracing::warn!(
+                    dir = %self.dir.display(),
+                    entry = %key.id,
+                    %problem,
+                    "the cached table is unsound; parsing again"
+                );
                 None
             }
         }
     }
 
     /// Stores `table` under `key`; then removes older versions of the same
-    /// sources and options, and the entries used longest ago past the size cap.
+    /// sources and options, and the entries stored longest ago past the size cap.
     pub(crate) fn put(
         &self,
         key: &TableKey,
@@ -344,6 +431,7 @@ impl TableCache {
         today: chrono::NaiveDate,
     ) -> Result<()> {
         DiskCache::open(&self.root)?.tables_dir()?;
+        self.check_private()?;
         self.remove_old_partials();
         let (arrow_path, json_path) = self.paths(&key.id);
         let partial = || {
@@ -432,7 +520,8 @@ impl TableCache {
         let _ = std::fs::remove_file(arrow_path);
     }
 
-    /// Removes partial files no live write can own (killed processes').
+    /// Removes partial files no live write can own (killed processes'),
+    /// and tables whose description never came (a kill between the renames).
     fn remove_old_partials(&self) {
         let Ok(dir) = std::fs::read_dir(&self.dir) else {
             return;
@@ -445,7 +534,10 @@ impl TableCache {
                 .ok()
                 .and_then(|t| t.elapsed().ok())
                 .is_some_and(|age| age > PARTIAL_AGE);
-            if name.starts_with('.') && is_table_name(&name) && old {
+            let orphan = name
+                .strip_suffix(".arrow")
+                .is_some_and(|id| !self.paths(id).1.exists());
+            if is_table_name(&name) && old && (name.starts_with('.') || orphan) {
                 let _ = std::fs::remove_file(found.path());
             }
         }
@@ -565,7 +657,7 @@ fn decode_ipc(buffer: Buffer) -> std::result::Result<Vec<RecordBatch>, arrow::er
     if schema.fields() != canonical.fields() {
         return Err(bad("not the canonical schema"));
     }
-    let mut decoder = FileDecoder::new(canonical, footer.version());
+    let decoder = FileDecoder::new(canonical, footer.version());
     let block_data = |offset: i64, length: usize| {
         let offset = usize::try_from(offset).map_err(|_| bad("negative offset"))?;
         if offset
@@ -576,20 +668,65 @@ fn decode_ipc(buffer: Buffer) -> std::result::Result<Vec<RecordBatch>, arrow::er
         }
         Ok(buffer.slice_with_length(offset, length))
     };
-    for block in footer.dictionaries().iter().flatten() {
-        let length = block.metaDataLength() as usize + block.bodyLength() as usize;
-        decoder.read_dictionary(block, &block_data(block.offset(), length)?)?;
+    // Lengths as written, which damage can make negative or huge.
+    let block_length = |block: &arrow::ipc::Block| {
+        let meta = usize::try_from(block.metaDataLength()).ok();
+        let body = usize::try_from(block.bodyLength()).ok();
+        meta.zip(body)
+            .and_then(|(meta, body)| meta.checked_add(body))
+            .ok_or_else(|| bad("a block of impossible length"))
+    };
+    // The canonical schema has no dictionary.
+    if footer
+        .dictionaries()
+        .is_some_and(|blocks| !blocks.is_empty())
+    {
+        return Err(bad("dictionary blocks"));
     }
     let mut batches = Vec::new();
     for block in footer.recordBatches().iter().flatten() {
-        let length = block.metaDataLength() as usize + block.bodyLength() as usize;
-        if let Some(batch) =
-            decoder.read_record_batch(block, &block_data(block.offset(), length)?)?
-        {
+        let length = block_length(block)?;
+        let data = block_data(block.offset(), length)?;
+        check_block(&data, block.metaDataLength() as usize)?;
+        if let Some(batch) = decoder.read_record_batch(block, &data)? {
             batches.push(batch);
         }
     }
     Ok(batches)
+}
+
+/// What arrow's decoder takes on trust in a record batch block, checked
+/// first: the message's framing, and that each buffer lies in the block's
+/// body. (Array contents are the decoder's own validation.)
+fn check_block(
+    data: &[u8],
+    meta_length: usize,
+) -> std::result::Result<(), arrow::error::ArrowError> {
+    let bad =
+        |what: &str| arrow::error::ArrowError::IpcError(format!("not an Arrow IPC file: {what}"));
+    if meta_length < 8 || meta_length > data.len() {
+        return Err(bad("a block's message is cut short"));
+    }
+    let framed = &data[..meta_length];
+    // An encapsulated message: [continuation marker,] length, flatbuffer.
+    let start = if framed[..4] == [0xff; 4] { 8 } else { 4 };
+    let message =
+        arrow::ipc::root_as_message(&framed[start..]).map_err(|err| bad(&err.to_string()))?;
+    let body = data.len() - meta_length;
+    let batch = message
+        .header_as_record_batch()
+        .ok_or_else(|| bad("a block that is no record batch"))?;
+    for buffer in batch.buffers().iter().flatten() {
+        let inside = usize::try_from(buffer.offset())
+            .ok()
+            .zip(usize::try_from(buffer.length()).ok())
+            .and_then(|(offset, length)| offset.checked_add(length))
+            .is_some_and(|end| end <= body);
+        if !inside {
+            return Err(bad("a buffer outside its block"));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -653,7 +790,7 @@ mod tests {
             size: 1,
             etag: None,
             version: None,
-            last_modified: String::new(),
+            last_modified: chrono::DateTime::UNIX_EPOCH,
         };
         TableKey::new(&LoadRequest::new("k"), vec![object])
     }
@@ -705,13 +842,113 @@ mod tests {
     }
 
     #[test]
+    fn a_damaged_footer_is_a_miss_never_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TableCache::open(&DiskCache::open(dir.path()).unwrap()).unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap();
+        let at = key("memory:///a.csv");
+        cache.put(&at, &table(), facts(0), day).unwrap();
+        let (arrow_path, json_path) = cache.paths(&at.id);
+        let good = std::fs::read(&arrow_path).unwrap();
+        let entry = cache.description(&at.id).unwrap();
+        // Every byte of the footer and trailer in turn set to each of a few
+        // values, with the checksum made to match: what a writer of both
+        // files could plant. Each is a miss or the true table.
+        let footer = good.len().saturating_sub(400);
+        let mut served = 0;
+        // Decoding must not even panic (the load would survive one, but the
+        // user would read a panic message): count them on this thread.
+        thread_local!(static PANICS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) });
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| PANICS.with(|p| p.set(p.get() + 1))));
+        for position in footer..good.len() {
+            for value in [0x00, 0x7f, 0x80, 0xff] {
+                let mut bad = good.clone();
+                bad[position] = value;
+                std::fs::write(&arrow_path, &bad).unwrap();
+                let planted = TableEntry {
+                    xxh3: checksum(&bad),
+                    bytes: bad.len() as u64,
+                    ..entry.clone()
+                };
+                std::fs::write(&json_path, serde_json::to_vec(&planted).unwrap()).unwrap();
+                if let Some(hit) = cache.get(&at, day) {
+                    assert_eq!(hit.table.num_rows(), 2);
+                    served += 1;
+                }
+            }
+        }
+        std::panic::set_hook(previous);
+        assert_eq!(
+            PANICS.with(std::cell::Cell::get),
+            0,
+            "no panic while decoding"
+        );
+        assert!(served < (good.len() - footer) * 4, "damage is found");
+    }
+
+    #[test]
+    fn a_directory_others_can_write_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TableCache::open(&DiskCache::open(dir.path()).unwrap()).unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap();
+        let at = key("memory:///a.csv");
+        cache.put(&at, &table(), facts(0), day).unwrap();
+        assert!(cache.get(&at, day).is_some());
+        let mode = |m: u32| {
+            std::fs::set_permissions(cache.dir(), std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        mode(0o770);
+        assert!(cache.get(&at, day).is_none(), "group-writable: not read");
+        let err = cache.put(&at, &table(), facts(0), day).unwrap_err();
+        assert!(err.to_string().contains("writable by others"), "{err}");
+        mode(0o700);
+        assert!(cache.get(&at, day).is_some());
+    }
+
+    #[test]
+    fn only_settled_local_files_are_stored_and_tags_decide_matches() {
+        let now: chrono::DateTime<chrono::Utc> = "2024-01-02T12:00:00Z".parse().unwrap();
+        let object = |uri: &str, seconds_ago: i64| Identity {
+            uri: uri.to_owned(),
+            size: 10,
+            etag: Some("e1".to_owned()),
+            version: None,
+            last_modified: now - chrono::TimeDelta::seconds(seconds_ago),
+        };
+        let request = LoadRequest::new("k");
+        let settled = |o: Identity| TableKey::new(&request, vec![o]).settled(now);
+        assert!(!settled(object("file:///d/a.csv", 1)));
+        assert!(!settled(object("memory:///sample.csv", 0)));
+        assert!(settled(object("file:///d/a.csv", 4)));
+        assert!(
+            settled(object("s3://b/a.csv", 0)),
+            "a store's tag changes with each write"
+        );
+
+        let listed = object("s3://b/a.csv", 0);
+        let read = |etag: &str, version: Option<&str>, time: &str| FileLineage {
+            uri: "s3://b/a.csv".to_owned(),
+            bytes: 10,
+            etag: Some(etag.to_owned()),
+            version: version.map(str::to_owned),
+            last_modified: Some(time.to_owned()),
+            ..FileLineage::default()
+        };
+        assert!(listed.matches(&read("e1", Some("v7"), "2024-01-02T12:00:00+00:00")));
+        assert!(listed.matches(&read("e1", None, "2024-01-02T11:59:59+00:00")));
+        assert!(!listed.matches(&read("e2", None, "2024-01-02T12:00:00+00:00")));
+    }
+
+    #[test]
     fn keys_change_with_identity_and_options() {
         let object = Identity {
             uri: "file:///d/NASDAQ.csv".to_owned(),
             size: 10,
             etag: Some("e1".to_owned()),
             version: None,
-            last_modified: "2024-01-02T00:00:00+00:00".to_owned(),
+            last_modified: "2024-01-02T00:00:00Z".parse().unwrap(),
         };
         let request = LoadRequest::new("NASDAQ.csv");
         let base = TableKey::new(&request, vec![object.clone()]);
@@ -726,7 +963,7 @@ mod tests {
                 ..object.clone()
             },
             Identity {
-                last_modified: "2024-01-03T00:00:00+00:00".to_owned(),
+                last_modified: "2024-01-03T00:00:00Z".parse().unwrap(),
                 ..object.clone()
             },
             Identity {

@@ -29,8 +29,18 @@ def test_a_local_file_equals_the_parquet_the_cli_writes(sample_copy, sandbox, cl
 
 
 def test_a_repeated_load_reads_the_parsed_table_from_the_cache(sample_copy):
+    import os
+    import time
+
     import pandas as pd
 
+    # Written a minute ago: a file's table is stored only once its time can
+    # tell a rewrite (a file written this very moment is parsed every time).
+    fresh = nasdaq_data.load(sample_copy)
+    assert fresh.report["table_cache"] == "miss"
+    assert nasdaq_data.load(sample_copy).report["table_cache"] == "miss"
+    minute_ago = time.time() - 60
+    os.utime(sample_copy, (minute_ago, minute_ago))
     cold = nasdaq_data.load(sample_copy)
     assert cold.report["table_cache"] == "miss"
     warm = nasdaq_data.load(sample_copy)

@@ -32,6 +32,15 @@ impl Sandbox {
         path
     }
 
+    /// Writes a file as one written a minute ago: the table cache stores
+    /// the table of a local file only once its time can tell a rewrite.
+    #[allow(dead_code)]
+    pub fn write_settled(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.write(name, contents);
+        settle(&path);
+        path
+    }
+
     /// The command, with nothing of the caller's environment but PATH.
     pub fn command(&self) -> Command {
         self.command_for(env!("CARGO_BIN_EXE_nasdaq-cli"))
@@ -75,6 +84,17 @@ impl Sandbox {
         names.sort();
         names
     }
+}
+
+/// Sets `path`'s modification time a minute back.
+#[allow(dead_code)]
+pub fn settle(path: &std::path::Path) {
+    let minute_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|file| file.set_modified(minute_ago))
+        .expect("set the file's time");
 }
 
 pub fn stdout(output: &Output) -> String {
