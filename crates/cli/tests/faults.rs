@@ -548,3 +548,39 @@ fn a_full_disk_under_the_cache_is_said_and_bypassed() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn a_repeated_load_of_an_s3_folder_reads_its_table_from_the_cache() {
+    let Some(rig) = Rig::new() else { return };
+    // Two objects under one prefix: the key comes from the listing, what is
+    // read from the GETs, which S3 answers with other times and headers.
+    let text = std::str::from_utf8(SAMPLE).unwrap();
+    let (header, rows) = text.split_once('\n').unwrap();
+    let lines: Vec<&str> = rows.lines().collect();
+    let half = lines.len() / 2;
+    for (name, part) in [("a.csv", &lines[..half]), ("b.csv", &lines[half..])] {
+        rig.sandbox
+            .write(name, format!("{header}\n{}\n", part.join("\n")));
+        let out = rig
+            .direct()
+            .args(["upload", name, &format!("s3://market/daily/{name}")])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let folder = |extra: &[&str]| {
+        rig.base(&rig.proxy.endpoint)
+            .args(["fetch", "s3://market/daily/", "--json"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let first = report(&folder(&[]));
+    assert_eq!(first["table_cache"], "miss");
+    assert_eq!(first["rows"], 5220);
+    assert_eq!(first["files"].as_array().unwrap().len(), 2, "{first}");
+    let again = report(&folder(&[]));
+    assert_eq!(again["table_cache"], "hit", "{again}");
+    assert_eq!(again["rows"], 5220);
+    assert_eq!(again["sha256"], first["sha256"]);
+}
