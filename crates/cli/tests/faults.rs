@@ -407,18 +407,12 @@ fn a_changed_object_is_fetched_anew_not_served_from_cache() {
 #[test]
 fn concurrent_processes_share_the_cache_safely() {
     let Some(rig) = Rig::new() else { return };
-    let children: Vec<_> = (0..4)
-        .map(|_| {
-            rig.base(&rig.proxy.endpoint)
-                .args(["fetch", URI, "--json"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
+    let loads = (0..4).map(|_| {
+        let mut command = rig.base(&rig.proxy.endpoint);
+        command.args(["fetch", URI, "--json"]);
+        command
+    });
+    for out in common::run_at_once(loads) {
         let report = report(&out);
         assert_eq!(report["sha256"], sample_sha256());
     }

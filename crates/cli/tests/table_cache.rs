@@ -246,19 +246,12 @@ fn killed_or_concurrent_loads_leave_only_sound_entries() {
     }
 
     // Two cold loads at once: both parse and store; one sound entry remains.
-    let children: Vec<_> = (0..2)
-        .map(|_| {
-            sandbox
-                .command()
-                .args(["fetch", "bars.csv", "--json"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
+    let loads = (0..2).map(|_| {
+        let mut command = sandbox.command();
+        command.args(["fetch", "bars.csv", "--json"]);
+        command
+    });
+    for out in common::run_at_once(loads) {
         assert_eq!(facts(&json(&out)), facts(&reference));
     }
     let listing = cache_listing(&sandbox);

@@ -544,22 +544,8 @@ impl TableCache {
     }
 
     fn ids(&self) -> Result<Vec<String>> {
-        let mut ids: Vec<String> = std::fs::read_dir(&self.dir)
-            .map_err(io(&self.dir))?
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if !is_table_name(&name) || name.starts_with('.') {
-                    return None;
-                }
-                name.strip_suffix(".json")
-                    .or_else(|| name.strip_suffix(".arrow"))
-                    .map(str::to_owned)
-            })
-            .collect();
-        ids.sort();
-        ids.dedup();
-        Ok(ids)
+        nasdaq_storage::cache::entry_ids(&self.dir, is_table_name, &[".json", ".arrow"])
+            .map_err(io(&self.dir))
     }
 
     /// Every readable entry, by its first source's address.
@@ -841,13 +827,19 @@ mod tests {
         assert!(cache.get(&key("memory:///1.csv"), day).is_none());
     }
 
-    #[test]
-    fn a_damaged_footer_is_a_miss_never_a_panic() {
+    /// A cache in a temporary directory holding one table, stored on `day`.
+    fn one_stored_table() -> (tempfile::TempDir, TableCache, chrono::NaiveDate, TableKey) {
         let dir = tempfile::tempdir().unwrap();
         let cache = TableCache::open(&DiskCache::open(dir.path()).unwrap()).unwrap();
         let day = chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap();
         let at = key("memory:///a.csv");
         cache.put(&at, &table(), facts(0), day).unwrap();
+        (dir, cache, day, at)
+    }
+
+    #[test]
+    fn a_damaged_footer_is_a_miss_never_a_panic() {
+        let (_dir, cache, day, at) = one_stored_table();
         let (arrow_path, json_path) = cache.paths(&at.id);
         let good = std::fs::read(&arrow_path).unwrap();
         let entry = cache.description(&at.id).unwrap();
@@ -890,11 +882,7 @@ mod tests {
     #[test]
     fn a_directory_others_can_write_is_not_used() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let cache = TableCache::open(&DiskCache::open(dir.path()).unwrap()).unwrap();
-        let day = chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap();
-        let at = key("memory:///a.csv");
-        cache.put(&at, &table(), facts(0), day).unwrap();
+        let (_dir, cache, day, at) = one_stored_table();
         assert!(cache.get(&at, day).is_some());
         let mode = |m: u32| {
             std::fs::set_permissions(cache.dir(), std::fs::Permissions::from_mode(m)).unwrap()

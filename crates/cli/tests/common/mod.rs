@@ -86,6 +86,25 @@ impl Sandbox {
     }
 }
 
+/// Runs the commands at once and waits for all: their outputs, in order.
+#[allow(dead_code)]
+pub fn run_at_once(commands: impl IntoIterator<Item = Command>) -> Vec<Output> {
+    let children: Vec<_> = commands
+        .into_iter()
+        .map(|mut command| {
+            command
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("the command starts")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| child.wait_with_output().expect("the command ends"))
+        .collect()
+}
+
 /// Sets `path`'s modification time a minute back.
 #[allow(dead_code)]
 pub fn settle(path: &std::path::Path) {

@@ -24,7 +24,7 @@ mod download;
 mod store;
 
 pub use cached_source::{CachedSource, DEFAULT_LOCK_WAIT};
-pub use store::{CacheEntry, DiskCache, EntryCheck, TABLES_DIR};
+pub use store::{CacheEntry, DiskCache, EntryCheck, TABLES_DIR, entry_ids};
 
 /// The metadata key holding an object's SHA-256 (written by `nasdaq-cli upload`).
 pub const SHA256_METADATA: &str = "sha256";

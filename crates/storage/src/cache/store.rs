@@ -105,6 +105,32 @@ fn is_cache_name(name: &str) -> bool {
         .any(|ext| name.strip_suffix(ext).is_some_and(hash))
 }
 
+/// The ids of the entries in `dir`, sorted, each once: the stems of the
+/// names `ours` accepts that end in one of `suffixes` (partial files, whose
+/// names start with a dot, are no entries).
+pub fn entry_ids(
+    dir: &Path,
+    ours: fn(&str) -> bool,
+    suffixes: &[&str],
+) -> std::io::Result<Vec<String>> {
+    let mut ids: Vec<String> = std::fs::read_dir(dir)?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !ours(&name) || name.starts_with('.') {
+                return None;
+            }
+            suffixes
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .map(str::to_owned)
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
 impl DiskCache {
     /// The cache in `dir`, created (mode 0700) when missing.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
@@ -237,22 +263,7 @@ impl DiskCache {
     }
 
     fn ids(&self) -> Result<Vec<String>> {
-        let mut ids: Vec<String> = std::fs::read_dir(&self.dir)
-            .map_err(Self::io(&self.dir))?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if !is_cache_name(&name) || name.starts_with('.') {
-                    return None;
-                }
-                name.strip_suffix(".json")
-                    .or_else(|| name.strip_suffix(".data"))
-                    .map(str::to_owned)
-            })
-            .collect();
-        ids.sort();
-        ids.dedup();
-        Ok(ids)
+        entry_ids(&self.dir, is_cache_name, &[".json", ".data"]).map_err(Self::io(&self.dir))
     }
 
     /// Re-hashes every entry; reports the unsound ones.
