@@ -11,8 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::datatypes::{DataType, Schema, SchemaRef};
 use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
+
+/// The zstd level of Parquet outputs: zstd's own default, and polars'.
+const ZSTD_LEVEL: i32 = 3;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
@@ -237,15 +240,37 @@ impl<W: Write + Send> ParquetEncoder<W> {
         // The metadata goes both into the file's key-value metadata (DuckDB,
         // polars, parquet-tools) and into the Arrow schema (pyarrow's schema.metadata).
         let schema = with_metadata(table, &options.metadata);
-        let mut properties = WriterProperties::builder()
+        let mut builder = WriterProperties::builder()
             .set_compression(match options.compression {
-                Compression::Zstd => ParquetCompression::ZSTD(ZstdLevel::default()),
+                // On the benchmark file level 3 is 20 MB smaller than level 1,
+                // for a little more CPU.
+                Compression::Zstd => {
+                    ParquetCompression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default())
+                }
                 Compression::Snappy => ParquetCompression::SNAPPY,
                 Compression::None => ParquetCompression::UNCOMPRESSED,
             })
             .set_key_value_metadata(Some(key_values))
-            .set_max_row_group_row_count(Some(options.row_group_rows))
-            .build();
+            .set_max_row_group_row_count(Some(options.row_group_rows));
+        // Prices and volumes take nearly a value per row: a dictionary only
+        // costs time to build and bytes to store (27 MB of the benchmark
+        // file's 238). Volumes, whole numbers, delta-encode well; dates and
+        // tickers, few and repeated, keep their dictionaries.
+        for field in schema.fields() {
+            let column = parquet::schema::types::ColumnPath::from(field.name().as_str());
+            match field.data_type() {
+                DataType::Float64 => {
+                    builder = builder.set_column_dictionary_enabled(column, false);
+                }
+                DataType::UInt64 => {
+                    builder = builder
+                        .set_column_dictionary_enabled(column.clone(), false)
+                        .set_column_encoding(column, parquet::basic::Encoding::DELTA_BINARY_PACKED);
+                }
+                _ => {}
+            }
+        }
+        let mut properties = builder.build();
         add_encoded_arrow_schema_to_metadata(&schema, &mut properties);
         let properties = Arc::new(properties);
         let parquet_schema = ArrowSchemaConverter::new()

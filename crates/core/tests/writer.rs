@@ -65,6 +65,39 @@ async fn parquet_with_many_row_groups_reads_back_identically() {
     }
 }
 
+/// Prices and volumes are written without a dictionary (a value per row:
+/// it would only cost), volumes delta-encoded; dates and tickers keep one.
+#[tokio::test]
+async fn each_column_is_encoded_the_way_its_values_compress() {
+    use parquet::basic::{Compression as Codec, Encoding};
+    let table = table().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bars.parquet");
+    write_table(&table, &path, &WriteOptions::default()).unwrap();
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
+    let group = builder.metadata().row_group(0);
+    for column in group.columns() {
+        let name = column.column_path().string();
+        let encodings: Vec<Encoding> = column.encodings().collect();
+        let dictionary = encodings.contains(&Encoding::RLE_DICTIONARY);
+        assert!(matches!(column.compression(), Codec::ZSTD(_)), "{name}");
+        match name.as_str() {
+            "date" | "ticker" => assert!(dictionary, "{name}: {encodings:?}"),
+            "volume" => assert!(
+                !dictionary && encodings.contains(&Encoding::DELTA_BINARY_PACKED),
+                "{name}: {encodings:?}"
+            ),
+            _ => assert!(!dictionary, "{name}: {encodings:?}"),
+        }
+    }
+    let read: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
+    let read = concat(&table, &read)
+        .with_schema(table.schema.clone())
+        .unwrap();
+    assert_eq!(read, concat(&table, &table.batches));
+}
+
 #[tokio::test]
 async fn a_failed_write_leaves_no_file() {
     let table = table().await;
