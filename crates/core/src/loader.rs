@@ -1,7 +1,6 @@
 //! The `Loader`: a source and a request in, a sorted, checked table and a
 //! report with its lineage out.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -89,25 +88,6 @@ struct Read {
     quality: QualityReport,
     rejects: Option<RecordBatch>,
     facts: EngineFacts,
-}
-
-impl Read {
-    /// A read whose facts take their rejected and warned counts from `quality`.
-    fn new(
-        table: Table,
-        quality: QualityReport,
-        rejects: Option<RecordBatch>,
-        mut facts: EngineFacts,
-    ) -> Self {
-        facts.rejected = quality.rejected();
-        facts.warnings = quality.warnings();
-        Self {
-            table,
-            quality,
-            rejects,
-            facts,
-        }
-    }
 }
 
 /// Loads market data from a source, or from the first of a chain of sources
@@ -359,20 +339,20 @@ impl Loader {
                 }
             }
         }
-        Ok(Read::new(
+        Ok(Read {
             table,
-            quality,
-            rejects,
-            EngineFacts {
+            facts: EngineFacts {
                 requested_uri,
                 summary,
-                rejected: BTreeMap::new(),
-                warnings: BTreeMap::new(),
+                rejected: quality.rejected(),
+                warnings: quality.warnings(),
                 files: lineage,
                 elapsed: started.elapsed(),
                 table_cache,
             },
-        ))
+            quality,
+            rejects,
+        })
     }
 
     /// The result of a load served from the table cache: the stored facts,
@@ -418,20 +398,20 @@ impl Loader {
                 }
             }
         }
-        Ok(Read::new(
+        Ok(Read {
             table,
-            quality,
-            None,
-            EngineFacts {
+            facts: EngineFacts {
                 requested_uri,
                 summary,
-                rejected: BTreeMap::new(),
-                warnings: BTreeMap::new(),
+                rejected: quality.rejected(),
+                warnings: quality.warnings(),
                 files,
                 elapsed: started.elapsed(),
                 table_cache: Some("hit".to_owned()),
             },
-        ))
+            quality,
+            rejects: None,
+        })
     }
 }
 

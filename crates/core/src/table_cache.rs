@@ -386,13 +386,13 @@ impl TableCache {
 
     /// The table stored under `key`, when it is sound and still true on `today`.
     pub(crate) fn get(&self, key: &TableKey, today: chrono::NaiveDate) -> Option<Hit> {
-        if !self.dir.exists() {
-            return None;
-        }
         // Never through a link (as `DiskCache::tables_dir` refuses one), nor
-        // from a directory another user could have planted tables in.
+        // from a directory another user could have planted tables in; one
+        // that is not there yet is a plain miss.
         if let Some(problem) = not_private(&self.dir) {
-            tracing::warn!(dir = %self.dir.display(), %problem, "the table cache is not used");
+            if self.dir.exists() {
+                tracing::warn!(dir = %self.dir.display(), %problem, "the table cache is not used");
+            }
             return None;
         }
         let entry = self.description(&key.id)?;
@@ -618,62 +618,45 @@ impl<W: std::io::Write> std::io::Write for Checksummed<W> {
     }
 }
 
+fn not_ipc(what: &str) -> arrow::error::ArrowError {
+    arrow::error::ArrowError::IpcError(format!("not an Arrow IPC file: {what}"))
+}
+
 /// The batches of an Arrow IPC file held in `buffer`, without copying
 /// them: each batch's columns point into the buffer.
 fn decode_ipc(buffer: Buffer) -> std::result::Result<Vec<RecordBatch>, arrow::error::ArrowError> {
-    use arrow::error::ArrowError;
     use arrow::ipc::reader::{FileDecoder, read_footer_length};
-    let bad = |what: &str| ArrowError::IpcError(format!("not an Arrow IPC file: {what}"));
     let trailer_start = buffer
         .len()
         .checked_sub(10)
-        .ok_or_else(|| bad("too short"))?;
+        .ok_or_else(|| not_ipc("too short"))?;
     let trailer: [u8; 10] = buffer[trailer_start..]
         .try_into()
-        .map_err(|_| bad("no trailer"))?;
+        .map_err(|_| not_ipc("no trailer"))?;
     let footer_len = read_footer_length(trailer)?;
     let footer_start = trailer_start
         .checked_sub(footer_len)
-        .ok_or_else(|| bad("footer longer than the file"))?;
+        .ok_or_else(|| not_ipc("footer longer than the file"))?;
     let footer = arrow::ipc::root_as_footer(&buffer[footer_start..trailer_start])
-        .map_err(|err| bad(&err.to_string()))?;
-    let schema =
-        arrow::ipc::convert::try_fb_to_schema(footer.schema().ok_or_else(|| bad("no schema"))?)?;
+        .map_err(|err| not_ipc(&err.to_string()))?;
+    let schema = arrow::ipc::convert::try_fb_to_schema(
+        footer.schema().ok_or_else(|| not_ipc("no schema"))?,
+    )?;
     let canonical = schema::canonical();
     if schema.fields() != canonical.fields() {
-        return Err(bad("not the canonical schema"));
+        return Err(not_ipc("not the canonical schema"));
     }
-    let decoder = FileDecoder::new(canonical, footer.version());
-    let block_data = |offset: i64, length: usize| {
-        let offset = usize::try_from(offset).map_err(|_| bad("negative offset"))?;
-        if offset
-            .checked_add(length)
-            .is_none_or(|end| end > footer_start)
-        {
-            return Err(bad("a block outside the file"));
-        }
-        Ok(buffer.slice_with_length(offset, length))
-    };
-    // Lengths as written, which damage can make negative or huge.
-    let block_length = |block: &arrow::ipc::Block| {
-        let meta = usize::try_from(block.metaDataLength()).ok();
-        let body = usize::try_from(block.bodyLength()).ok();
-        meta.zip(body)
-            .and_then(|(meta, body)| meta.checked_add(body))
-            .ok_or_else(|| bad("a block of impossible length"))
-    };
     // The canonical schema has no dictionary.
     if footer
         .dictionaries()
         .is_some_and(|blocks| !blocks.is_empty())
     {
-        return Err(bad("dictionary blocks"));
+        return Err(not_ipc("dictionary blocks"));
     }
+    let decoder = FileDecoder::new(canonical, footer.version());
     let mut batches = Vec::new();
     for block in footer.recordBatches().iter().flatten() {
-        let length = block_length(block)?;
-        let data = block_data(block.offset(), length)?;
-        check_block(&data, block.metaDataLength() as usize)?;
+        let data = record_batch_block(&buffer, footer_start, block)?;
         if let Some(batch) = decoder.read_record_batch(block, &data)? {
             batches.push(batch);
         }
@@ -681,38 +664,52 @@ fn decode_ipc(buffer: Buffer) -> std::result::Result<Vec<RecordBatch>, arrow::er
     Ok(batches)
 }
 
-/// What arrow's decoder takes on trust in a record batch block, checked
-/// first: the message's framing, and that each buffer lies in the block's
-/// body. (Array contents are the decoder's own validation.)
-fn check_block(
-    data: &[u8],
-    meta_length: usize,
-) -> std::result::Result<(), arrow::error::ArrowError> {
-    let bad =
-        |what: &str| arrow::error::ArrowError::IpcError(format!("not an Arrow IPC file: {what}"));
-    if meta_length < 8 || meta_length > data.len() {
-        return Err(bad("a block's message is cut short"));
+/// The bytes of one record batch block, checked for what arrow's decoder
+/// takes on trust: that the block lies before `end` (the footer), its
+/// message is framed, and each of its buffers lies in its body. (Array
+/// contents are the decoder's own validation.)
+fn record_batch_block(
+    buffer: &Buffer,
+    end: usize,
+    block: &arrow::ipc::Block,
+) -> std::result::Result<Buffer, arrow::error::ArrowError> {
+    // Places and lengths as written, which damage can make negative or huge.
+    let offset = usize::try_from(block.offset()).ok();
+    let meta = usize::try_from(block.metaDataLength()).ok();
+    let body = usize::try_from(block.bodyLength()).ok();
+    let (Some(offset), Some(meta), Some(body)) = (offset, meta, body) else {
+        return Err(not_ipc("a block of impossible place or length"));
+    };
+    let inside = meta
+        .checked_add(body)
+        .and_then(|length| offset.checked_add(length))
+        .is_some_and(|block_end| block_end <= end);
+    if !inside {
+        return Err(not_ipc("a block outside the file"));
     }
-    let framed = &data[..meta_length];
+    if meta < 8 {
+        return Err(not_ipc("a block's message is cut short"));
+    }
+    let data = buffer.slice_with_length(offset, meta + body);
+    let framed = &data[..meta];
     // An encapsulated message: [continuation marker,] length, flatbuffer.
     let start = if framed[..4] == [0xff; 4] { 8 } else { 4 };
     let message =
-        arrow::ipc::root_as_message(&framed[start..]).map_err(|err| bad(&err.to_string()))?;
-    let body = data.len() - meta_length;
+        arrow::ipc::root_as_message(&framed[start..]).map_err(|err| not_ipc(&err.to_string()))?;
     let batch = message
         .header_as_record_batch()
-        .ok_or_else(|| bad("a block that is no record batch"))?;
+        .ok_or_else(|| not_ipc("a block that is no record batch"))?;
     for buffer in batch.buffers().iter().flatten() {
         let inside = usize::try_from(buffer.offset())
             .ok()
             .zip(usize::try_from(buffer.length()).ok())
             .and_then(|(offset, length)| offset.checked_add(length))
-            .is_some_and(|end| end <= body);
+            .is_some_and(|buffer_end| buffer_end <= body);
         if !inside {
-            return Err(bad("a buffer outside its block"));
+            return Err(not_ipc("a buffer outside its block"));
         }
     }
-    Ok(())
+    Ok(data)
 }
 
 #[cfg(test)]

@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
 
 /// The zstd level of Parquet outputs: zstd's own default, and polars'.
 const ZSTD_LEVEL: i32 = 3;
-use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
 
 use crate::error::WriteFailure;
 use crate::{Error, Result, Table};
