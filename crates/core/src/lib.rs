@@ -64,7 +64,7 @@ pub use nasdaq_storage::Progress;
 pub use parse::RowFilter;
 pub use quality::{Policies, Policy, QualityReport, Rule};
 pub use reader::{
-    DEFAULT_MAX_DECOMPRESSED, MAX_LINE, ParseOptions, ReadOptions, ReadOutput, read_csv,
+    BatchLines, DEFAULT_MAX_DECOMPRESSED, MAX_LINE, ParseOptions, ReadOptions, ReadOutput, read_csv,
 };
 pub use report::{FileLineage, LoadReport, Role, RunFacts, SourceFailure};
 pub use table::{Summary, Table, summarize};

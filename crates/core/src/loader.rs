@@ -12,7 +12,7 @@ use nasdaq_storage::{GetOptions, MarketSource, ObjectInfo};
 
 use crate::dataset;
 use crate::quality::{Origins, Policies, QualityReport, Ranks, evaluate};
-use crate::reader::{ParseOptions, ReadOptions, read_csv};
+use crate::reader::{BatchLines, ParseOptions, ReadOptions, read_csv};
 use crate::report::{EngineFacts, FileLineage, Role, SourceFailure};
 use crate::table::{FileRows, Summary, Table, format_date, slices, sort_rows, summarize};
 use crate::table_cache::{Hit, Identity, StoredFacts, TableCache, TableKey};
@@ -557,12 +557,16 @@ impl Loader {
                     .map_err(|err| Error::Internal {
                         message: format!("decoding stopped: {err}"),
                     })??;
+                    // A part file's "line" is its row number, counted from 1.
                     let lines = batches
                         .iter()
                         .scan(0u64, |seen, batch| {
-                            let first = *seen;
+                            let offset = *seen;
                             *seen += batch.num_rows() as u64;
-                            Some((first + 1..=*seen).collect::<Vec<u64>>())
+                            Some(BatchLines {
+                                offset,
+                                relative: (1..=batch.num_rows() as u32).collect(),
+                            })
                         })
                         .collect();
                     let negative_volume = vec![Vec::new(); batches.len()];

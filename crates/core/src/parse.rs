@@ -211,9 +211,14 @@ pub(crate) fn parse_chunk(
     layout: &Layout,
     filter: &RowFilter,
 ) -> Result<ParsedChunk, RowError> {
-    let estimate = chunk.len() / 48 + 1;
+    // One row at most per line: builders sized by the line count never grow
+    // and never hold much more than the rows. (A guess from the byte count
+    // sized them for 48-byte lines; real bars are longer, and the unused
+    // capacity still became resident, in huge pages, and was zeroed.)
+    let newlines = count_lines(chunk)?;
+    let estimate = newlines as usize + 1;
     let mut date = Date32Builder::with_capacity(estimate);
-    let mut ticker = StringBuilder::with_capacity(estimate, estimate * 5);
+    let mut ticker = StringBuilder::with_capacity(estimate, estimate * 6);
     let mut prices: [Float64Builder; 5] =
         std::array::from_fn(|_| Float64Builder::with_capacity(estimate));
     let mut volume = UInt64Builder::with_capacity(estimate);
@@ -245,7 +250,6 @@ pub(crate) fn parse_chunk(
     let expected = layout.headers.len();
     let (from, to) = (RowFilter::days(filter.from), RowFilter::days(filter.to));
 
-    let newlines = count_lines(chunk)?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -270,13 +274,19 @@ pub(crate) fn parse_chunk(
         // The reader skips blank lines before a record but may place the
         // record where they began: its own line is the one it ended on.
         let end = reader.position();
-        // At the end without a newline, or with the last newline inside an
-        // unclosed quote, no terminator was counted after the record.
-        let unterminated = end.byte() as usize >= chunk.len() && !chunk.ends_with(b"\n");
-        let last_line = if unterminated || record.as_slice().ends_with(b"\n") {
-            end.line()
-        } else {
+        // The reader counts a line at each newline it consumes. After a
+        // record ending in LF it has consumed the LF; after one ending in
+        // CRLF it stops at the CR (the LF comes with the next record); at
+        // the end without a newline, or with the last newline inside an
+        // unclosed quote, no terminator was consumed either.
+        let consumed_newline = (end.byte() as usize)
+            .checked_sub(1)
+            .and_then(|last| chunk.get(last))
+            == Some(&b'\n');
+        let last_line = if consumed_newline && !record.as_slice().ends_with(b"\n") {
             end.line().saturating_sub(1)
+        } else {
+            end.line()
         };
         // One SIMD search per record; the count only for the rare record
         // that spans lines.

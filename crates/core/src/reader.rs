@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 
 use arrow::array::RecordBatch;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::sync::{Arc, Mutex};
 
 use futures::{StreamExt, TryStreamExt};
@@ -77,7 +77,7 @@ pub struct ReadOutput {
     /// Canonical batches, in file order (not yet sorted).
     pub batches: Vec<RecordBatch>,
     /// For each batch, the 1-based source line of each row.
-    pub lines: Vec<Vec<u64>>,
+    pub lines: Vec<BatchLines>,
     /// Bytes read.
     pub bytes: u64,
     /// SHA-256 of the bytes read, lowercase hex.
@@ -88,6 +88,17 @@ pub struct ReadOutput {
     pub rows_read: u64,
     /// For each batch, the rows whose volume was negative (stored as null).
     pub negative_volume: Vec<Vec<u32>>,
+}
+
+/// The source lines of one batch's rows: row `i` is on line
+/// `offset + relative[i]`. A chunk's lines are relative to its start, so
+/// four bytes a row hold them where an absolute line would need eight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchLines {
+    /// Lines before the batch's chunk.
+    pub offset: u64,
+    /// Per row, its line within the chunk (1-based).
+    pub relative: Vec<u32>,
 }
 
 type Pending = oneshot::Receiver<std::result::Result<ParsedChunk, RowError>>;
@@ -140,7 +151,13 @@ pub async fn read_csv(
             .chain(raw.map_err(Error::from))
             .boxed(),
     };
-    let mut buffer = BytesMut::new();
+    // The text travels in a few buffers that the parser hands back: reused
+    // memory, where a fresh allocation per chunk had the kernel zero the
+    // whole file's worth of new pages.
+    let pool = Arc::new(TextPool::new(options.chunk_size, options.in_flight + 2));
+    let mut buffer = pool.take();
+    // What is left of the last piece of the stream, not yet in `buffer`.
+    let mut incoming = Bytes::new();
     let mut map: Option<std::sync::Arc<Layout>> = None;
     let filter = std::sync::Arc::new(parse.filter.clone());
     let mut pending: VecDeque<Pending> = VecDeque::new();
@@ -150,12 +167,21 @@ pub async fn read_csv(
     let mut blank_lines = 0usize;
     let mut finished = false;
     while !finished {
-        match stream.next().await {
-            Some(chunk) => buffer.extend_from_slice(&chunk?),
-            None => finished = true,
+        if incoming.is_empty() {
+            // Let go of the spent piece before asking for the next, so that
+            // the source can reuse its memory.
+            incoming = Bytes::new();
+            match stream.next().await {
+                Some(chunk) => incoming = chunk?,
+                None => finished = true,
+            }
         }
+        let room = buffer.capacity() - buffer.len();
+        buffer.extend_from_slice(&incoming.split_to(room.min(incoming.len())));
         if map.is_none() {
-            match take_header(&mut buffer, finished, file, parse, &mut blank_lines)? {
+            // A full buffer is all of the preview there will be.
+            let enough = finished || buffer.len() == buffer.capacity();
+            match take_header(&mut buffer, enough, file, parse, &mut blank_lines)? {
                 Some(mut layout) => {
                     // Line numbers count the blank lines before the header.
                     layout.header_lines += blank_lines;
@@ -193,8 +219,12 @@ pub async fn read_csv(
                     None => break,
                 }
             };
-            let text = buffer.split_to(cut).freeze();
-            pending.push_back(spawn_parse(text, map.clone(), filter.clone()));
+            // The partial line after the cut starts the next buffer.
+            let mut next = pool.take();
+            next.extend_from_slice(&buffer[cut..]);
+            buffer.truncate(cut);
+            let text = std::mem::replace(&mut buffer, next);
+            pending.push_back(spawn_parse(text, map.clone(), filter.clone(), pool.clone()));
             while pending.len() > options.in_flight {
                 if let Some(next) = pending.pop_front() {
                     collector.collect(next, map).await?;
@@ -240,39 +270,82 @@ pub async fn read_csv(
 }
 
 fn spawn_parse(
-    text: Bytes,
+    text: Vec<u8>,
     layout: std::sync::Arc<Layout>,
     filter: std::sync::Arc<RowFilter>,
+    pool: Arc<TextPool>,
 ) -> Pending {
     let (tx, rx) = oneshot::channel();
     rayon::spawn(move || {
+        let parsed = parse_chunk(&text, &layout, &filter);
+        pool.give(text);
         // The receiver only goes away when the load was abandoned.
-        let _ = tx.send(parse_chunk(&text, &layout, &filter));
+        let _ = tx.send(parsed);
     });
     rx
+}
+
+/// The reader's text buffers, handed back by the parser for the next chunks.
+struct TextPool {
+    free: Mutex<Vec<Vec<u8>>>,
+    /// Bytes a buffer holds: a chunk, and room for a line longer than
+    /// [`MAX_LINE`] to be seen as such.
+    capacity: usize,
+    /// Buffers kept for reuse; more are dropped.
+    keep: usize,
+}
+
+impl TextPool {
+    fn new(chunk_size: usize, keep: usize) -> Self {
+        Self {
+            free: Mutex::new(Vec::new()),
+            capacity: chunk_size.max(MAX_LINE) + 1,
+            keep,
+        }
+    }
+
+    /// An empty buffer of the pool's capacity.
+    fn take(&self) -> Vec<u8> {
+        let reused = self.free.lock().ok().and_then(|mut free| free.pop());
+        reused.unwrap_or_else(|| Vec::with_capacity(self.capacity))
+    }
+
+    fn give(&self, mut text: Vec<u8>) {
+        text.clear();
+        if let Ok(mut free) = self.free.lock()
+            && free.len() < self.keep
+        {
+            free.push(text);
+        }
+    }
 }
 
 /// Detects the layout from the first lines and takes the header lines off
 /// the front of `buffer`, once enough of the file has arrived.
 fn take_header(
-    buffer: &mut BytesMut,
+    buffer: &mut Vec<u8>,
     finished: bool,
     file: &str,
     parse: &ParseOptions,
     blank_lines: &mut usize,
 ) -> Result<Option<Layout>> {
     // A UTF-8 byte order mark is not part of the first column's name.
+    let mut start = 0;
     if *blank_lines == 0 && buffer.starts_with(b"\xEF\xBB\xBF") {
-        let _ = buffer.split_to(3);
+        start = 3;
     }
-    // Blank lines before the header cost nothing: dropped, only counted.
-    while let Some(end) = memchr::memchr(b'\n', buffer) {
-        if !buffer[..end].iter().all(u8::is_ascii_whitespace) {
+    // Blank lines before the header cost nothing: dropped (all at once), only counted.
+    while let Some(end) = memchr::memchr(b'\n', &buffer[start..]) {
+        if !buffer[start..start + end]
+            .iter()
+            .all(u8::is_ascii_whitespace)
+        {
             break;
         }
-        let _ = buffer.split_to(end + 1);
+        start += end + 1;
         *blank_lines += 1;
     }
+    buffer.drain(..start);
     if let Some(kind) = not_csv(buffer) {
         let start = String::from_utf8_lossy(&buffer[..buffer.len().min(60)]).into_owned();
         return Err(Error::NotCsv {
@@ -340,7 +413,7 @@ fn take_header(
         Some(newline) => newline + 1,
         None => buffer.len(),
     };
-    let _ = buffer.split_to(skip);
+    buffer.drain(..skip);
     Ok(Some(layout))
 }
 
@@ -368,7 +441,7 @@ struct Collector<'a> {
     line_offset: u64,
     rows_read: u64,
     batches: Vec<RecordBatch>,
-    lines: Vec<Vec<u64>>,
+    lines: Vec<BatchLines>,
     negative_volume: Vec<Vec<u32>>,
 }
 
@@ -402,11 +475,12 @@ impl<'a> Collector<'a> {
                 Ok(())
             }
             Ok(chunk) => {
-                let offset = self.line_offset;
                 self.rows_read += chunk.read_rows;
                 self.negative_volume.push(chunk.negative_volume);
-                self.lines
-                    .push(chunk.lines.iter().map(|l| offset + u64::from(*l)).collect());
+                self.lines.push(BatchLines {
+                    offset: self.line_offset,
+                    relative: chunk.lines,
+                });
                 self.batches.push(chunk.batch);
                 self.line_offset += chunk.newlines;
                 Ok(())

@@ -2,12 +2,13 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
-use arrow::compute::{concat, take};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::compute::concat;
 use arrow::datatypes::{Date32Type, SchemaRef};
 use rayon::prelude::*;
 
 use crate::quality::{Flag, Origins, Rule};
+use crate::reader::BatchLines;
 use crate::{Result, schema};
 
 /// Rows per batch of a sorted table.
@@ -75,7 +76,7 @@ pub fn summarize(table: &Table) -> Summary {
 pub(crate) struct FileRows {
     pub(crate) batches: Vec<RecordBatch>,
     /// Per batch, the source line of each row.
-    pub(crate) lines: Vec<Vec<u64>>,
+    pub(crate) lines: Vec<BatchLines>,
     /// Per batch, the rows whose volume was negative.
     pub(crate) negative_volume: Vec<Vec<u32>>,
 }
@@ -97,56 +98,265 @@ pub(crate) struct Sorted {
 
 /// Sorts the rows of all files by (date, ticker); equal pairs stay in file
 /// order, so a duplicate follows the row it repeats.
+///
+/// The order is worked out on the parsed batches as they are (dates and
+/// ticker ranks); then each column is put together on its own, and its
+/// parsed parts are freed before the next begins. Concatenating the whole
+/// table and then taking the sorted rows from it held the rows three times
+/// at the peak; this way they are held about once, plus a column or two.
 pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted> {
     let schema = schema::canonical();
-    let mut origins_in: Vec<(u32, u64)> = Vec::new();
+    let total: usize = files
+        .iter()
+        .flat_map(|f| &f.batches)
+        .map(RecordBatch::num_rows)
+        .sum();
+    let mut runs: Vec<(usize, u32, u64)> = Vec::new();
+    let mut lines: Vec<u32> = Vec::with_capacity(total);
     let mut negative_in: Vec<usize> = Vec::new();
     let mut batches = Vec::new();
     for (index, file) in files.into_iter().enumerate() {
-        for ((batch, lines), negative) in file
+        for ((batch, batch_lines), negative) in file
             .batches
             .into_iter()
             .zip(file.lines)
             .zip(file.negative_volume)
         {
-            let base = origins_in.len();
+            let base = lines.len();
             negative_in.extend(negative.iter().map(|r| base + *r as usize));
-            origins_in.extend(lines.into_iter().map(|l| (index as u32, l)));
+            runs.push((base, index as u32, batch_lines.offset));
+            lines.extend_from_slice(&batch_lines.relative);
             batches.push(batch);
         }
     }
-    // Concatenate column by column, in parallel.
-    let columns: Vec<ArrayRef> = (0..schema.fields().len())
-        .into_par_iter()
-        .map(|i| {
-            let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
-            if parts.is_empty() {
-                Ok(arrow::array::new_empty_array(schema.field(i).data_type()))
-            } else {
-                concat(&parts)
+    let rows = lines.len();
+    let mut day: Vec<i32> = Vec::with_capacity(rows);
+    for batch in &batches {
+        day.extend_from_slice(batch.column(0).as_primitive::<Date32Type>().values());
+    }
+    let (ranks, distinct) = ticker_ranks(&batches, rows);
+
+    let in_order = (1..rows).all(|i| (day[i - 1], ranks[i - 1]) < (day[i], ranks[i]));
+    let negative_flag = |row: usize| Flag {
+        rule: Rule::VolumeNonNegative,
+        row,
+        detail: "negative volume".to_owned(),
+    };
+    let (order, ranks, flags) = if in_order {
+        let flags = negative_in.into_iter().map(negative_flag).collect();
+        (None, ranks, flags)
+    } else {
+        let (min_day, max_day) = (
+            day.iter().copied().min().unwrap_or(0),
+            day.iter().copied().max().unwrap_or(0),
+        );
+        let order = order_by_date_then_rank(&day, &ranks, min_day, max_day);
+        let mut flags: Vec<Flag> = Vec::new();
+        if !negative_in.is_empty() {
+            let mut position = vec![0usize; rows];
+            for (new, old) in order.iter().enumerate() {
+                position[*old as usize] = new;
+            }
+            flags.extend(negative_in.into_iter().map(|r| negative_flag(position[r])));
+        }
+        let sorted_ranks = order.iter().map(|i| ranks[*i as usize]).collect();
+        (Some(order), sorted_ranks, flags)
+    };
+    drop(day);
+
+    // Column by column: the batches give up their columns, and each
+    // column's parts go as soon as it is whole. Unsorted rows are gathered
+    // straight from the parts, in the sorted order: no concatenated copy.
+    let mut parts: Vec<Vec<ArrayRef>> = (0..schema.fields().len())
+        .map(|i| batches.iter().map(|b| b.column(i).clone()).collect())
+        .collect();
+    let places = order.as_ref().map(|_| Places::new(&batches));
+    drop(batches);
+    let columns: Vec<ArrayRef> = parts
+        .par_iter_mut()
+        .enumerate()
+        .map(|(i, parts)| {
+            let parts = std::mem::take(parts);
+            match (&order, &places, parts.as_slice()) {
+                (Some(order), Some(places), _) => gather(&parts, places, order),
+                (_, _, []) => Ok(arrow::array::new_empty_array(schema.field(i).data_type())),
+                (_, _, [one]) => Ok(one.clone()),
+                (_, _, many) => Ok(concat(
+                    &many.iter().map(AsRef::as_ref).collect::<Vec<&dyn Array>>(),
+                )?),
             }
         })
-        .collect::<std::result::Result<_, _>>()?;
-    drop(batches);
-    let rows = columns[0].len();
-    let dates = columns[0].as_primitive::<Date32Type>().clone();
-    let tickers = columns[1].as_string::<i32>().clone();
+        .collect::<Result<_>>()?;
+    Ok(Sorted {
+        table: RecordBatch::try_new(schema, columns)?,
+        origins: Origins {
+            files: names.to_vec(),
+            runs,
+            lines,
+            order,
+        },
+        ranks,
+        tickers: distinct,
+        flags,
+    })
+}
 
-    // Rank tickers by name so that (date, rank) orders like (date, ticker).
+/// Where each row of a run of batches lies: (batch, row within it), found
+/// in a step or two through a table of where each block of rows begins.
+struct Places {
+    /// Each batch's first row, and the total at the end.
+    starts: Vec<usize>,
+    /// For each block of `1 << BLOCK_BITS` rows, the batch its first row is in.
+    blocks: Vec<u32>,
+}
+
+/// Rows per block of [`Places`]: fewer than a parsed chunk holds, so that
+/// a row is at most a batch or two past its block's.
+const BLOCK_BITS: u32 = 12;
+
+impl Places {
+    fn new(batches: &[RecordBatch]) -> Self {
+        let mut starts = Vec::with_capacity(batches.len() + 1);
+        let mut total = 0;
+        for batch in batches {
+            starts.push(total);
+            total += batch.num_rows();
+        }
+        starts.push(total);
+        let mut blocks = Vec::with_capacity((total >> BLOCK_BITS) + 1);
+        let mut batch = 0usize;
+        for block in 0..=(total >> BLOCK_BITS) {
+            while batch + 1 < batches.len() && starts[batch + 1] <= block << BLOCK_BITS {
+                batch += 1;
+            }
+            blocks.push(batch as u32);
+        }
+        Self { starts, blocks }
+    }
+
+    /// The batch of `row` and its index there.
+    fn of(&self, row: usize) -> (usize, usize) {
+        let mut batch = self.blocks[row >> BLOCK_BITS] as usize;
+        while self.starts[batch + 1] <= row {
+            batch += 1;
+        }
+        (batch, row - self.starts[batch])
+    }
+}
+
+/// Rows `order` (indices into the parts laid end to end) of one column,
+/// copied straight from its parts into the result.
+fn gather(parts: &[ArrayRef], places: &Places, order: &[u32]) -> Result<ArrayRef> {
+    use arrow::datatypes::{DataType, Float64Type, UInt64Type};
+    let Some(first) = parts.first() else {
+        return Err(crate::Error::Internal {
+            message: "gathering rows from no batches".to_owned(),
+        });
+    };
+    Ok(match first.data_type() {
+        DataType::Date32 => gather_primitive::<Date32Type>(parts, places, order),
+        DataType::Float64 => gather_primitive::<Float64Type>(parts, places, order),
+        DataType::UInt64 => gather_primitive::<UInt64Type>(parts, places, order),
+        DataType::Utf8 => gather_strings(parts, places, order)?,
+        other => {
+            return Err(crate::Error::Internal {
+                message: format!("gathering rows of a {other} column"),
+            });
+        }
+    })
+}
+
+/// The validity of the gathered rows, when a part has nulls.
+fn gather_nulls(
+    parts: &[ArrayRef],
+    places: &Places,
+    order: &[u32],
+) -> Option<arrow::buffer::NullBuffer> {
+    if parts.iter().all(|p| p.null_count() == 0) {
+        return None;
+    }
+    let valid = arrow::buffer::BooleanBuffer::collect_bool(order.len(), |row| {
+        let (batch, index) = places.of(order[row] as usize);
+        parts[batch].is_valid(index)
+    });
+    Some(arrow::buffer::NullBuffer::new(valid))
+}
+
+fn gather_primitive<T: arrow::datatypes::ArrowPrimitiveType>(
+    parts: &[ArrayRef],
+    places: &Places,
+    order: &[u32],
+) -> ArrayRef {
+    let values: Vec<&[T::Native]> = parts
+        .iter()
+        .map(|p| p.as_primitive::<T>().values().as_ref())
+        .collect();
+    let gathered: Vec<T::Native> = order
+        .iter()
+        .map(|row| {
+            let (batch, index) = places.of(*row as usize);
+            values[batch][index]
+        })
+        .collect();
+    let nulls = gather_nulls(parts, places, order);
+    std::sync::Arc::new(arrow::array::PrimitiveArray::<T>::new(
+        gathered.into(),
+        nulls,
+    ))
+}
+
+fn gather_strings(parts: &[ArrayRef], places: &Places, order: &[u32]) -> Result<ArrayRef> {
+    let strings: Vec<&arrow::array::StringArray> =
+        parts.iter().map(|p| p.as_string::<i32>()).collect();
+    let mut offsets: Vec<i32> = Vec::with_capacity(order.len() + 1);
+    offsets.push(0);
+    let mut total = 0usize;
+    for row in order {
+        let (batch, index) = places.of(*row as usize);
+        total += strings[batch].value_length(index) as usize;
+        offsets.push(i32::try_from(total).map_err(|_| {
+            crate::Error::Internal {
+                message: "the tickers of the loaded rows exceed 2 GiB of text; \
+                      load fewer rows at a time (--tickers, --from, --to)"
+                    .to_owned(),
+            }
+        })?);
+    }
+    let mut values: Vec<u8> = Vec::with_capacity(total);
+    for row in order {
+        let (batch, index) = places.of(*row as usize);
+        values.extend_from_slice(strings[batch].value(index).as_bytes());
+    }
+    let nulls = gather_nulls(parts, places, order);
+    // The offsets rise from 0 and the values are whole strings of UTF-8
+    // arrays, so the checks of `try_new` hold by construction.
+    Ok(std::sync::Arc::new(arrow::array::StringArray::try_new(
+        arrow::buffer::OffsetBuffer::new(offsets.into()),
+        values.into(),
+        nulls,
+    )?))
+}
+
+/// Per row of `batches` (in order), the rank of its ticker among the
+/// sorted distinct names, so that (date, rank) orders like (date, ticker);
+/// and how many distinct tickers there are.
+fn ticker_ranks(batches: &[RecordBatch], rows: usize) -> (Vec<u32>, usize) {
     let mut ids: HashMap<&str, u32> = HashMap::new();
     let mut row_ids = Vec::with_capacity(rows);
     let mut last: Option<(&str, u32)> = None;
-    for name in tickers.iter() {
-        let name = name.unwrap_or_default();
-        let id = match last {
-            Some((previous, id)) if previous == name => id,
-            _ => {
-                let next = ids.len() as u32;
-                *ids.entry(name).or_insert(next)
-            }
-        };
-        last = Some((name, id));
-        row_ids.push(id);
+    for batch in batches {
+        for name in batch.column(1).as_string::<i32>().iter() {
+            let name = name.unwrap_or_default();
+            let id = match last {
+                Some((previous, id)) if previous == name => id,
+                _ => {
+                    let next = ids.len() as u32;
+                    *ids.entry(name).or_insert(next)
+                }
+            };
+            last = Some((name, id));
+            row_ids.push(id);
+        }
     }
     let mut names_sorted: Vec<(&str, u32)> = ids.into_iter().collect();
     names_sorted.sort_unstable();
@@ -154,65 +364,11 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
     for (position, (_, id)) in names_sorted.iter().enumerate() {
         rank[*id as usize] = position as u32;
     }
-    let ranks: Vec<u32> = row_ids.iter().map(|id| rank[*id as usize]).collect();
-    drop(row_ids);
-    let distinct = names_sorted.len();
-
-    let day = dates.values();
-    let in_order = (1..rows).all(|i| (day[i - 1], ranks[i - 1]) < (day[i], ranks[i]));
-    let negative_flag = |row: usize| Flag {
-        rule: Rule::VolumeNonNegative,
-        row,
-        detail: "negative volume".to_owned(),
-    };
-    if in_order {
-        let flags = negative_in.into_iter().map(negative_flag).collect();
-        return Ok(Sorted {
-            table: RecordBatch::try_new(schema, columns)?,
-            origins: Origins {
-                files: names.to_vec(),
-                rows: origins_in,
-                order: None,
-            },
-            ranks,
-            tickers: distinct,
-            flags,
-        });
+    // In place: the ids become ranks.
+    for id in &mut row_ids {
+        *id = rank[*id as usize];
     }
-    let (min_day, max_day) = (
-        day.iter().copied().min().unwrap_or(0),
-        day.iter().copied().max().unwrap_or(0),
-    );
-    let order = order_by_date_then_rank(day, &ranks, min_day, max_day);
-    let mut flags: Vec<Flag> = Vec::new();
-    if !negative_in.is_empty() {
-        let mut position = vec![0usize; rows];
-        for (new, old) in order.iter().enumerate() {
-            position[*old as usize] = new;
-        }
-        flags.extend(negative_in.into_iter().map(|r| negative_flag(position[r])));
-    }
-    let indices = UInt32Array::from(order);
-    let sorted: Vec<ArrayRef> = columns
-        .par_iter()
-        .map(|column| take(column.as_ref(), &indices, None))
-        .collect::<std::result::Result<_, _>>()?;
-    let ranks = indices
-        .values()
-        .iter()
-        .map(|i| ranks[*i as usize])
-        .collect();
-    Ok(Sorted {
-        table: RecordBatch::try_new(schema, sorted)?,
-        origins: Origins {
-            files: names.to_vec(),
-            rows: origins_in,
-            order: Some(indices.values().to_vec()),
-        },
-        ranks,
-        tickers: distinct,
-        flags,
-    })
+    (row_ids, names_sorted.len())
 }
 
 /// Row indices in (date, rank) order: a counting sort on the date (trading

@@ -134,6 +134,33 @@ async fn line_numbers_stay_right_across_chunks() {
     }
 }
 
+/// A CRLF file (as Excel and Windows tools write them) names the same
+/// lines as its LF twin: the reader stops at a CR and takes its LF with
+/// the next record, which once put every line one too low.
+#[tokio::test]
+async fn crlf_lines_are_numbered_like_lf_lines() {
+    let mut csv = generate_csv(&BarsSpec::new(2, 1));
+    csv.extend_from_slice(b"2030-01-01,AAPL,1,2,0.5,oops,1,1\n");
+    let line = csv.iter().filter(|b| **b == b'\n').count() as u64;
+    let crlf = String::from_utf8(csv).unwrap().replace('\n', "\r\n");
+    for chunk_size in [300, 4 << 20] {
+        let err = load_with(
+            crlf.clone(),
+            ReadOptions {
+                chunk_size,
+                in_flight: 2,
+                ..ReadOptions::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::Value { line: got, column: 6, .. } if got == line),
+            "chunks of {chunk_size}: {err}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn duplicate_pair_names_both_lines() {
     let csv = format!(

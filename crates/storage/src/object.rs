@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
@@ -408,16 +408,35 @@ pub(crate) fn file_stream(
         };
         return futures::stream::once(async move { Err(err) }).boxed();
     }
-    let state = (file, path, range.end - range.start);
-    futures::stream::try_unfold(state, |(file, path, remaining)| async move {
+    // One buffer for the whole read: once the reader has let go of a piece,
+    // `reserve` takes its memory back instead of allocating (and the kernel
+    // zeroing) fresh pages for every piece of the file.
+    let state = (file, path, range.end - range.start, BytesMut::new());
+    futures::stream::try_unfold(state, |(file, path, remaining, buffer)| async move {
         if remaining == 0 {
             return Ok(None);
         }
-        let (chunk, file, path) = tokio::task::spawn_blocking(move || {
-            let want = remaining.min(CHUNK_SIZE as u64);
-            let mut buffer = Vec::with_capacity(want as usize);
-            let result = (&file).take(want).read_to_end(&mut buffer);
-            (result.map(|_| buffer), file, path)
+        let (chunk, buffer, file, path) = tokio::task::spawn_blocking(move || {
+            let mut buffer = buffer;
+            let want = remaining.min(CHUNK_SIZE as u64) as usize;
+            buffer.reserve(want);
+            buffer.resize(want, 0);
+            let mut filled = 0;
+            let result = loop {
+                match (&file).read(&mut buffer[filled..]) {
+                    Ok(0) => break Ok(()),
+                    Ok(read) if filled + read == want => {
+                        filled = want;
+                        break Ok(());
+                    }
+                    Ok(read) => filled += read,
+                    Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(err) => break Err(err),
+                }
+            };
+            buffer.truncate(filled);
+            let chunk = buffer.split().freeze();
+            (result.map(|()| chunk), buffer, file, path)
         })
         .await
         .map_err(|err| Error::Io {
@@ -438,7 +457,7 @@ pub(crate) fn file_stream(
             });
         }
         let remaining = remaining - chunk.len() as u64;
-        Ok(Some((Bytes::from(chunk), (file, path, remaining))))
+        Ok(Some((chunk, (file, path, remaining, buffer))))
     })
     .boxed()
 }

@@ -292,8 +292,14 @@ pub(crate) const EXAMPLES: usize = 5;
 pub(crate) struct Origins {
     /// File names, by index.
     pub(crate) files: Vec<String>,
-    /// Per row in file order: (file index, line).
-    pub(crate) rows: Vec<(u32, u64)>,
+    /// The rows in file order, in runs (one a parsed chunk) that share a
+    /// file and a line offset: (first row, file index, line offset), by
+    /// first row.
+    pub(crate) runs: Vec<(usize, u32, u64)>,
+    /// Per row in file order: its line, less its run's offset. Four bytes
+    /// a row instead of sixteen for (file, line): on millions of rows the
+    /// difference is a sizeable part of the load's peak memory.
+    pub(crate) lines: Vec<u32>,
     /// The sort: sorted row -> row in file order (`None`: already in order).
     pub(crate) order: Option<Vec<u32>>,
 }
@@ -302,8 +308,17 @@ impl Origins {
     /// The file and line of a row of the sorted table.
     pub(crate) fn at(&self, row: usize) -> (Option<&str>, u64) {
         let original = self.order.as_ref().map_or(row, |o| o[row] as usize);
-        let (file, line) = self.rows.get(original).copied().unwrap_or((0, 0));
-        (self.files.get(file as usize).map(String::as_str), line)
+        let run = self.runs.partition_point(|run| run.0 <= original);
+        let (Some(&(_, file, offset)), Some(&line)) = (
+            run.checked_sub(1).and_then(|r| self.runs.get(r)),
+            self.lines.get(original),
+        ) else {
+            return (None, 0);
+        };
+        (
+            self.files.get(file as usize).map(String::as_str),
+            offset + u64::from(line),
+        )
     }
 }
 
@@ -348,7 +363,8 @@ pub(crate) fn evaluate(
         rows,
         ranks.tickers,
         |row| ranks.ranks[row] as usize,
-        |row| row,
+        // Row numbers fit u32 (the sort's order is u32 too): half the memory of usize.
+        |row| row as u32,
     );
     let bars = Bars {
         date: table.column(0).as_primitive::<Date32Type>(),
@@ -474,7 +490,8 @@ mod tests {
         .unwrap();
         let origins = Origins {
             files: vec!["f.csv".to_owned()],
-            rows: (0..bars.len() as u64).map(|i| (0, i + 2)).collect(),
+            runs: vec![(0, 0, 2)],
+            lines: (0..bars.len() as u32).collect(),
             order: None,
         };
         let ranks = Ranks {

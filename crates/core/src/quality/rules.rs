@@ -120,7 +120,7 @@ pub(crate) struct Bars<'a> {
     pub(crate) origins: &'a Origins,
     /// Each ticker's rows in date order, tickers by rank: built once for
     /// every rule that looks along a series.
-    pub(crate) series: &'a RowGroups<usize>,
+    pub(crate) series: &'a RowGroups<u32>,
     /// Today (UTC).
     pub(crate) today: NaiveDate,
 }
@@ -268,7 +268,7 @@ fn price_jump(bars: &Bars<'_>, found: &mut Findings) {
     let (close, adj) = (bars.close, bars.adj_close);
     for series in bars.series.iter() {
         for pair in series.windows(2) {
-            let (a, b) = (pair[0], pair[1]);
+            let (a, b) = (pair[0] as usize, pair[1] as usize);
             let ratio = close.value(b) / close.value(a);
             if plausible(ratio) {
                 continue;
@@ -309,9 +309,10 @@ fn missing_sessions(bars: &Bars<'_>, found: &mut Findings) {
         let (Some(&first_row), Some(&last_row)) = (series.first(), series.last()) else {
             continue;
         };
+        let (first_row, last_row) = (first_row as usize, last_row as usize);
         let symbol = bars.ticker.value(first_row);
         // Both walks are in date order: merge them.
-        let mut present = series.iter().map(|r| day[*r]).peekable();
+        let mut present = series.iter().map(|r| day[*r as usize]).peekable();
         for session in calendar.sessions(to_date(day[first_row]), to_date(day[last_row])) {
             let session = days(session);
             while present.next_if(|d| *d < session).is_some() {}
