@@ -205,6 +205,11 @@ impl RowFilter {
     }
 }
 
+/// Rows whose narrowest column (four-byte dates and ticker offsets) passes
+/// 512 KiB, mimalloc's largest size class that shares pages between
+/// allocations.
+const SEPARATE_ROWS: usize = (512 << 10) / 4 + 64;
+
 /// Parses whole CSV lines (no header) into a canonical batch.
 pub(crate) fn parse_chunk(
     chunk: &[u8],
@@ -217,11 +222,16 @@ pub(crate) fn parse_chunk(
     // capacity still became resident, in huge pages, and was zeroed.)
     let newlines = count_lines(chunk)?;
     let estimate = newlines as usize + 1;
-    let mut date = Date32Builder::with_capacity(estimate);
-    let mut ticker = StringBuilder::with_capacity(estimate, estimate * 6);
+    // Each column's buffer above the allocator's largest shared size class,
+    // so that it gets pages of its own: the sort frees one column's parsed
+    // parts as soon as that column is whole, and only pages no other
+    // column shares can go back. (Capacity never written is never resident.)
+    let room = estimate.max(SEPARATE_ROWS);
+    let mut date = Date32Builder::with_capacity(room);
+    let mut ticker = StringBuilder::with_capacity(room, room * 6);
     let mut prices: [Float64Builder; 5] =
-        std::array::from_fn(|_| Float64Builder::with_capacity(estimate));
-    let mut volume = UInt64Builder::with_capacity(estimate);
+        std::array::from_fn(|_| Float64Builder::with_capacity(room));
+    let mut volume = UInt64Builder::with_capacity(room);
     let mut lines = Vec::with_capacity(estimate);
     let mut negative_volume = Vec::new();
     let mut read_rows = 0u64;
@@ -426,10 +436,10 @@ pub(crate) fn parse_chunk(
         message: err.to_string(),
     };
     let mut batch = RecordBatch::try_new(schema::canonical(), columns).map_err(internal)?;
-    // The builders were sized for a full chunk; when filters or blank lines
-    // leave few rows, copy them into buffers of their size, so that memory
-    // follows the rows kept, not the bytes read.
-    if batch.num_rows() < estimate / 4 {
+    // The builders were sized for a full chunk (or more); when filters,
+    // blank lines or a small file leave few rows, copy them into buffers of
+    // their size, so that memory follows the rows kept, not the bytes read.
+    if batch.num_rows() < room / 4 {
         batch = arrow::compute::concat_batches(&batch.schema(), [&batch]).map_err(internal)?;
         lines.shrink_to_fit();
     }

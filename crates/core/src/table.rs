@@ -160,6 +160,8 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
             flags.extend(negative_in.into_iter().map(|r| negative_flag(position[r])));
         }
         let sorted_ranks = order.iter().map(|i| ranks[*i as usize]).collect();
+        // Now, not at the end of the function: the load's peak is ahead.
+        drop(ranks);
         (Some(order), sorted_ranks, flags)
     };
     drop(day);
@@ -172,21 +174,26 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
         .collect();
     let places = order.as_ref().map(|_| Places::new(&batches));
     drop(batches);
-    let columns: Vec<ArrayRef> = parts
-        .par_iter_mut()
-        .enumerate()
-        .map(|(i, parts)| {
-            let parts = std::mem::take(parts);
-            match (&order, &places, parts.as_slice()) {
-                (Some(order), Some(places), _) => gather(&parts, places, order),
-                (_, _, []) => Ok(arrow::array::new_empty_array(schema.field(i).data_type())),
-                (_, _, [one]) => Ok(one.clone()),
-                (_, _, many) => Ok(concat(
-                    &many.iter().map(AsRef::as_ref).collect::<Vec<&dyn Array>>(),
-                )?),
-            }
-        })
-        .collect::<Result<_>>()?;
+    let columns: Vec<ArrayRef> = match (&order, &places) {
+        // One column at a time, its rows gathered on every core: only one
+        // column is ever held twice.
+        (Some(order), Some(places)) => parts
+            .iter_mut()
+            .map(|parts| gather(&std::mem::take(parts), places, order))
+            .collect::<Result<_>>()?,
+        _ => parts
+            .par_iter_mut()
+            .enumerate()
+            .map(|(i, parts)| {
+                let parts = std::mem::take(parts);
+                Ok(match parts.as_slice() {
+                    [] => arrow::array::new_empty_array(schema.field(i).data_type()),
+                    [one] => one.clone(),
+                    many => concat(&many.iter().map(AsRef::as_ref).collect::<Vec<&dyn Array>>())?,
+                })
+            })
+            .collect::<Result<_>>()?,
+    };
     Ok(Sorted {
         table: RecordBatch::try_new(schema, columns)?,
         origins: Origins {
@@ -282,6 +289,10 @@ fn gather_nulls(
     Some(arrow::buffer::NullBuffer::new(valid))
 }
 
+/// Rows a gathering task copies: enough to be worth a task, few enough to
+/// spread a column over every core.
+const GATHER_ROWS: usize = 64 * 1024;
+
 fn gather_primitive<T: arrow::datatypes::ArrowPrimitiveType>(
     parts: &[ArrayRef],
     places: &Places,
@@ -291,13 +302,17 @@ fn gather_primitive<T: arrow::datatypes::ArrowPrimitiveType>(
         .iter()
         .map(|p| p.as_primitive::<T>().values().as_ref())
         .collect();
-    let gathered: Vec<T::Native> = order
-        .iter()
-        .map(|row| {
-            let (batch, index) = places.of(*row as usize);
-            values[batch][index]
-        })
-        .collect();
+    // Zeroes come from fresh pages, not from writing them.
+    let mut gathered = vec![T::Native::default(); order.len()];
+    gathered
+        .par_chunks_mut(GATHER_ROWS)
+        .zip(order.par_chunks(GATHER_ROWS))
+        .for_each(|(out, rows)| {
+            for (slot, row) in out.iter_mut().zip(rows) {
+                let (batch, index) = places.of(*row as usize);
+                *slot = values[batch][index];
+            }
+        });
     let nulls = gather_nulls(parts, places, order);
     std::sync::Arc::new(arrow::array::PrimitiveArray::<T>::new(
         gathered.into(),
@@ -322,14 +337,28 @@ fn gather_strings(parts: &[ArrayRef], places: &Places, order: &[u32]) -> Result<
             }
         })?);
     }
-    let mut values: Vec<u8> = Vec::with_capacity(total);
-    for row in order {
-        let (batch, index) = places.of(*row as usize);
-        values.extend_from_slice(strings[batch].value(index).as_bytes());
+    // The text cut where each run of rows begins, the runs copied in parallel.
+    let mut values = vec![0u8; total];
+    let mut pieces = Vec::with_capacity(order.len() / GATHER_ROWS + 1);
+    let mut rest = values.as_mut_slice();
+    for start in (0..order.len()).step_by(GATHER_ROWS) {
+        let end = (start + GATHER_ROWS).min(order.len());
+        let (piece, tail) = rest.split_at_mut((offsets[end] - offsets[start]) as usize);
+        pieces.push((&order[start..end], piece));
+        rest = tail;
     }
+    pieces.into_par_iter().for_each(|(rows, piece)| {
+        let mut at = 0;
+        for row in rows {
+            let (batch, index) = places.of(*row as usize);
+            let text = strings[batch].value(index).as_bytes();
+            piece[at..at + text.len()].copy_from_slice(text);
+            at += text.len();
+        }
+    });
     let nulls = gather_nulls(parts, places, order);
     // The offsets rise from 0 and the values are whole strings of UTF-8
-    // arrays, so the checks of `try_new` hold by construction.
+    // arrays: `try_new`'s checks hold by construction.
     Ok(std::sync::Arc::new(arrow::array::StringArray::try_new(
         arrow::buffer::OffsetBuffer::new(offsets.into()),
         values.into(),
@@ -387,18 +416,16 @@ fn order_by_date_then_rank(day: &[i32], ranks: &[u32], min_day: i32, max_day: i3
         return keyed.into_iter().map(|(_, i)| i).collect();
     }
     let slot = |d: i32| (i64::from(d) - i64::from(min_day)) as usize;
-    let mut by_day = RowGroups::new(
-        day.len(),
-        span,
-        |row| slot(day[row]),
-        |row| (ranks[row], row as u32),
-    );
-    // Sort each day's run by rank, days in parallel.
+    // Rows alone (four bytes each), their ranks looked up while sorting: the
+    // rows are the order itself, with no (rank, row) pairs to copy them from.
+    let mut by_day = RowGroups::new(day.len(), span, |row| slot(day[row]), |row| row as u32);
+    // Sort each day's run by rank (the row breaks ties: a stable order),
+    // days in parallel.
     by_day
         .groups_mut()
         .par_iter_mut()
-        .for_each(|run| run.sort_unstable());
-    by_day.items.into_iter().map(|(_, row)| row).collect()
+        .for_each(|run| run.sort_unstable_by_key(|row| (ranks[*row as usize], *row)));
+    by_day.items
 }
 
 /// Items grouped by a small dense key (days of a date range, ticker ranks)
