@@ -143,6 +143,14 @@ def env_of(name):
 for name, argv in JOBS.items():
     run(argv, env_of(name))
 
+# The in-memory Arrow size of the result, which the peak RSS target is a multiple of.
+arrow_path = os.path.join(out, "nasdaq.arrow")
+subprocess.run([cli, "fetch", path, "--output", arrow_path, "--quiet"], env=cold_env, check=True)
+import pyarrow.ipc  # noqa: E402  (only the summary needs it)
+with pyarrow.ipc.open_file(arrow_path) as arrow_file:
+    arrow_bytes = arrow_file.read_all().nbytes
+os.remove(arrow_path)
+
 times = {name: [] for name in JOBS}
 rss = {name: [] for name in JOBS}
 for round_ in range(rounds):
@@ -164,6 +172,12 @@ for ours, peer in RATIOS:
 full = "nasdaq-cli fetch --json (memory)"
 memory = statistics.median(rss[FILTERED]) / statistics.median(rss[full])
 print(f"{FILTERED} / {full}: {memory:.2f}x (median peak RSS)")
+ours_rss = statistics.median(rss[full])
+polars_rss = statistics.median(rss["polars read_csv(try_parse_dates)"])
+print(f"peak RSS of {full}: {ours_rss / 1e9:.2f} GB = {ours_rss / arrow_bytes:.2f}x the result's "
+      f"Arrow size ({arrow_bytes / 1e9:.2f} GB); polars read_csv {polars_rss / 1e9:.2f} GB: "
+      f"<= 1.3x {'met' if ours_rss <= 1.3 * arrow_bytes else 'not met'}, "
+      f"below polars {'met' if ours_rss < polars_rss else 'not met'}")
 local, raw = statistics.median(times[full]), statistics.median(times["raw download (curl to /dev/null)"])
 from_s3 = statistics.median(times["nasdaq-cli fetch s3://bench/nasdaq.csv --json"])
 print(f"S3 load {from_s3:.2f} s against local load + 20 % of the raw download "

@@ -332,7 +332,7 @@ fn gather_strings(parts: &[ArrayRef], places: &Places, order: &[u32]) -> Result<
         offsets.push(i32::try_from(total).map_err(|_| {
             crate::Error::Internal {
                 message: "the tickers of the loaded rows exceed 2 GiB of text; \
-                      load fewer rows at a time (--tickers, --from, --to)"
+                      load fewer rows at a time (filter by tickers or dates)"
                     .to_owned(),
             }
         })?);
