@@ -145,10 +145,13 @@ for name, argv in JOBS.items():
 
 # The in-memory Arrow size of the result, which the peak RSS target is a multiple of.
 arrow_path = os.path.join(out, "nasdaq.arrow")
-subprocess.run([cli, "fetch", path, "--output", arrow_path, "--quiet"], env=cold_env, check=True)
-import pyarrow.ipc  # noqa: E402  (only the summary needs it)
-with pyarrow.ipc.open_file(arrow_path) as arrow_file:
-    arrow_bytes = arrow_file.read_all().nbytes
+subprocess.run([cli, "fetch", path, "--output", arrow_path, "--quiet"], env=cold_env, check=True,
+               stdout=subprocess.DEVNULL)
+# In a process of its own: a table read here would stay in this process,
+# and its children's peak RSS counts what they share of it until they exec.
+arrow_bytes = int(subprocess.run(
+    [python, "-c", "import sys, pyarrow.ipc as ipc; print(ipc.open_file(sys.argv[1]).read_all().nbytes)",
+     arrow_path], check=True, capture_output=True, text=True).stdout)
 os.remove(arrow_path)
 
 times = {name: [] for name in JOBS}

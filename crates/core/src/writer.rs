@@ -202,8 +202,7 @@ pub fn encode_table<W: Write + Send>(
     match format {
         OutputFormat::Parquet => {
             let mut encoder = ParquetEncoder::new(sink, table, options)?;
-            let all = arrow::compute::concat_batches(&table.schema, &table.batches)?;
-            encoder.write(&all)?;
+            encoder.write_batches(&table.batches)?;
             encoder.finish()
         }
         OutputFormat::ArrowIpc => write_ipc(table, sink, &options.metadata),
@@ -290,38 +289,65 @@ impl<W: Write + Send> ParquetEncoder<W> {
 
     /// Encodes `rows` as one or more row groups.
     pub fn write(&mut self, rows: &arrow::array::RecordBatch) -> Result<(), WriteFailure> {
+        self.write_batches(std::slice::from_ref(rows))
+    }
+
+    /// Writes consecutive batches as row groups of `row_group_rows`, a
+    /// group made of the (zero-copy) slices of the batches it spans: no
+    /// concatenated copy of the table.
+    pub fn write_batches(
+        &mut self,
+        batches: &[arrow::array::RecordBatch],
+    ) -> Result<(), WriteFailure> {
+        let mut group: Vec<arrow::array::RecordBatch> = Vec::new();
+        let mut rows = 0;
+        for batch in batches {
+            let mut start = 0;
+            while start < batch.num_rows() {
+                let take = (self.row_group_rows - rows).min(batch.num_rows() - start);
+                group.push(batch.slice(start, take));
+                rows += take;
+                start += take;
+                if rows == self.row_group_rows {
+                    self.write_group(&std::mem::take(&mut group))?;
+                    rows = 0;
+                }
+            }
+        }
+        if rows > 0 {
+            self.write_group(&group)?;
+        }
+        Ok(())
+    }
+
+    /// Writes one row group of `pieces`, its columns encoded in parallel.
+    fn write_group(&mut self, pieces: &[arrow::array::RecordBatch]) -> Result<(), WriteFailure> {
         use parquet::arrow::arrow_writer::{ArrowColumnChunk, compute_leaves};
         use rayon::prelude::*;
 
-        let total = rows.num_rows();
-        for start in (0..total).step_by(self.row_group_rows) {
-            let group = rows.slice(start, self.row_group_rows.min(total - start));
-            if self.cancel.is_cancelled() {
-                return Err(cancelled());
-            }
-            let writers = self.factory.create_column_writers(self.groups)?;
-            self.groups += 1;
-            let chunks: Vec<ArrowColumnChunk> = writers
-                .into_par_iter()
-                .zip(
-                    group
-                        .columns()
-                        .par_iter()
-                        .zip(self.schema.fields().par_iter()),
-                )
-                .map(|(mut column_writer, (column, field))| {
-                    for leaf in compute_leaves(field, column)? {
+        if self.cancel.is_cancelled() {
+            return Err(cancelled());
+        }
+        let writers = self.factory.create_column_writers(self.groups)?;
+        self.groups += 1;
+        let chunks: Vec<ArrowColumnChunk> = writers
+            .into_par_iter()
+            .zip(self.schema.fields().par_iter())
+            .enumerate()
+            .map(|(i, (mut column_writer, field))| {
+                for piece in pieces {
+                    for leaf in compute_leaves(field, piece.column(i))? {
                         column_writer.write(&leaf)?;
                     }
-                    column_writer.close()
-                })
-                .collect::<Result<_, _>>()?;
-            let mut row_group = self.writer.next_row_group()?;
-            for chunk in chunks {
-                chunk.append_to_row_group(&mut row_group)?;
-            }
-            row_group.close()?;
+                }
+                column_writer.close()
+            })
+            .collect::<Result<_, _>>()?;
+        let mut row_group = self.writer.next_row_group()?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut row_group)?;
         }
+        row_group.close()?;
         Ok(())
     }
 

@@ -65,6 +65,43 @@ async fn parquet_with_many_row_groups_reads_back_identically() {
     }
 }
 
+/// A table in many batches: each row group is made of the slices of the
+/// batches it spans (no concatenated copy), whole groups of the set size.
+#[tokio::test]
+async fn row_groups_spanning_batches_read_back_identically() {
+    let whole = table().await;
+    let all = concat(&whole, &whole.batches);
+    let batches: Vec<RecordBatch> = (0..all.num_rows())
+        .step_by(77)
+        .map(|start| all.slice(start, 77.min(all.num_rows() - start)))
+        .collect();
+    let table = Table {
+        schema: whole.schema.clone(),
+        batches,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bars.parquet");
+    let options = WriteOptions {
+        row_group_rows: 400,
+        ..WriteOptions::default()
+    };
+    write_table(&table, &path, &options).unwrap();
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
+    let sizes: Vec<i64> = builder
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .collect();
+    assert_eq!(sizes, [400, 400, 400, 105]);
+    let read: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
+    let read = concat(&table, &read)
+        .with_schema(table.schema.clone())
+        .unwrap();
+    assert_eq!(read, all);
+}
+
 /// Prices and volumes are written without a dictionary (a value per row:
 /// it would only cost), volumes delta-encoded; dates and tickers keep one.
 #[tokio::test]
