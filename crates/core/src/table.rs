@@ -103,16 +103,16 @@ pub(crate) struct Sorted {
 /// ticker ranks); then each column is put together on its own, and its
 /// parsed parts are freed before the next begins. Concatenating the whole
 /// table and then taking the sorted rows from it held the rows three times
-/// at the peak; this way they are held about once, plus a column or two.
+/// at the peak; this way they are held about once, plus one column.
 pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted> {
     let schema = schema::canonical();
-    let total: usize = files
+    let rows: usize = files
         .iter()
         .flat_map(|f| &f.batches)
         .map(RecordBatch::num_rows)
         .sum();
-    let mut runs: Vec<(usize, u32, u64)> = Vec::new();
-    let mut lines: Vec<u32> = Vec::with_capacity(total);
+    let mut sources: Vec<(u32, u64)> = Vec::new();
+    let mut lines: Vec<u32> = Vec::with_capacity(rows);
     let mut negative_in: Vec<usize> = Vec::new();
     let mut batches = Vec::new();
     for (index, file) in files.into_iter().enumerate() {
@@ -124,12 +124,14 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
         {
             let base = lines.len();
             negative_in.extend(negative.iter().map(|r| base + *r as usize));
-            runs.push((base, index as u32, batch_lines.offset));
+            sources.push((index as u32, batch_lines.offset));
             lines.extend_from_slice(&batch_lines.relative);
             batches.push(batch);
         }
     }
-    let rows = lines.len();
+    // One table of where each batch begins serves the gather below and,
+    // kept in the origins, every later lookup of a row's line.
+    let places = Places::new(batches.iter().map(RecordBatch::num_rows));
     let mut day: Vec<i32> = Vec::with_capacity(rows);
     for batch in &batches {
         day.extend_from_slice(batch.column(0).as_primitive::<Date32Type>().values());
@@ -172,16 +174,15 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
     let mut parts: Vec<Vec<ArrayRef>> = (0..schema.fields().len())
         .map(|i| batches.iter().map(|b| b.column(i).clone()).collect())
         .collect();
-    let places = order.as_ref().map(|_| Places::new(&batches));
     drop(batches);
-    let columns: Vec<ArrayRef> = match (&order, &places) {
+    let columns: Vec<ArrayRef> = match &order {
         // One column at a time, its rows gathered on every core: only one
         // column is ever held twice.
-        (Some(order), Some(places)) => parts
+        Some(order) => parts
             .iter_mut()
-            .map(|parts| gather(&std::mem::take(parts), places, order))
+            .map(|parts| gather(&std::mem::take(parts), &places, order))
             .collect::<Result<_>>()?,
-        _ => parts
+        None => parts
             .par_iter_mut()
             .enumerate()
             .map(|(i, parts)| {
@@ -198,7 +199,8 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
         table: RecordBatch::try_new(schema, columns)?,
         origins: Origins {
             files: names.to_vec(),
-            runs,
+            places,
+            sources,
             lines,
             order,
         },
@@ -210,7 +212,7 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
 
 /// Where each row of a run of batches lies: (batch, row within it), found
 /// in a step or two through a table of where each block of rows begins.
-struct Places {
+pub(crate) struct Places {
     /// Each batch's first row, and the total at the end.
     starts: Vec<usize>,
     /// For each block of `1 << BLOCK_BITS` rows, the batch its first row is in.
@@ -222,18 +224,19 @@ struct Places {
 const BLOCK_BITS: u32 = 12;
 
 impl Places {
-    fn new(batches: &[RecordBatch]) -> Self {
-        let mut starts = Vec::with_capacity(batches.len() + 1);
+    /// The places of batches of these row counts, laid end to end.
+    pub(crate) fn new(lengths: impl IntoIterator<Item = usize>) -> Self {
+        let mut starts = vec![0];
         let mut total = 0;
-        for batch in batches {
+        for length in lengths {
+            total += length;
             starts.push(total);
-            total += batch.num_rows();
         }
-        starts.push(total);
+        let batches = starts.len() - 1;
         let mut blocks = Vec::with_capacity((total >> BLOCK_BITS) + 1);
         let mut batch = 0usize;
         for block in 0..=(total >> BLOCK_BITS) {
-            while batch + 1 < batches.len() && starts[batch + 1] <= block << BLOCK_BITS {
+            while batch + 1 < batches && starts[batch + 1] <= block << BLOCK_BITS {
                 batch += 1;
             }
             blocks.push(batch as u32);
@@ -241,7 +244,12 @@ impl Places {
         Self { starts, blocks }
     }
 
-    /// The batch of `row` and its index there.
+    /// The batch of `row` and its index there; `None` past the last row.
+    pub(crate) fn get(&self, row: usize) -> Option<(usize, usize)> {
+        (row < *self.starts.last()?).then(|| self.of(row))
+    }
+
+    /// The batch of `row` (which must be below the total) and its index there.
     fn of(&self, row: usize) -> (usize, usize) {
         let mut batch = self.blocks[row >> BLOCK_BITS] as usize;
         while self.starts[batch + 1] <= row {
@@ -323,39 +331,44 @@ fn gather_primitive<T: arrow::datatypes::ArrowPrimitiveType>(
 fn gather_strings(parts: &[ArrayRef], places: &Places, order: &[u32]) -> Result<ArrayRef> {
     let strings: Vec<&arrow::array::StringArray> =
         parts.iter().map(|p| p.as_string::<i32>()).collect();
-    let mut offsets: Vec<i32> = Vec::with_capacity(order.len() + 1);
-    offsets.push(0);
-    let mut total = 0usize;
-    for row in order {
-        let (batch, index) = places.of(*row as usize);
-        total += strings[batch].value_length(index) as usize;
-        offsets.push(i32::try_from(total).map_err(|_| {
-            crate::Error::Internal {
-                message: "the tickers of the loaded rows exceed 2 GiB of text; \
-                      load fewer rows at a time (filter by tickers or dates)"
-                    .to_owned(),
+    // Blocks of rows in parallel, each row's place found once: its text's
+    // length goes into the offsets (relative to the block for now) and the
+    // text into the block's own buffer.
+    let mut offsets = vec![0i32; order.len() + 1];
+    let texts: Vec<Vec<u8>> = offsets[1..]
+        .par_chunks_mut(GATHER_ROWS)
+        .zip(order.par_chunks(GATHER_ROWS))
+        .map(|(ends, rows)| {
+            let mut text = Vec::new();
+            for (end, row) in ends.iter_mut().zip(rows) {
+                let (batch, index) = places.of(*row as usize);
+                text.extend_from_slice(strings[batch].value(index).as_bytes());
+                // A block's text is far below 2 GiB: the total is checked below.
+                *end = text.len() as i32;
             }
-        })?);
+            text
+        })
+        .collect();
+    let total: usize = texts.iter().map(Vec::len).sum();
+    if i32::try_from(total).is_err() {
+        return Err(crate::Error::Internal {
+            message: "the tickers of the loaded rows exceed 2 GiB of text; \
+                      load fewer rows at a time (filter by tickers or dates)"
+                .to_owned(),
+        });
     }
-    // The text cut where each run of rows begins, the runs copied in parallel.
-    let mut values = vec![0u8; total];
-    let mut pieces = Vec::with_capacity(order.len() / GATHER_ROWS + 1);
-    let mut rest = values.as_mut_slice();
-    for start in (0..order.len()).step_by(GATHER_ROWS) {
-        let end = (start + GATHER_ROWS).min(order.len());
-        let (piece, tail) = rest.split_at_mut((offsets[end] - offsets[start]) as usize);
-        pieces.push((&order[start..end], piece));
-        rest = tail;
+    let mut bases = Vec::with_capacity(texts.len());
+    let mut base = 0i32;
+    for text in &texts {
+        bases.push(base);
+        base += text.len() as i32;
     }
-    pieces.into_par_iter().for_each(|(rows, piece)| {
-        let mut at = 0;
-        for row in rows {
-            let (batch, index) = places.of(*row as usize);
-            let text = strings[batch].value(index).as_bytes();
-            piece[at..at + text.len()].copy_from_slice(text);
-            at += text.len();
-        }
-    });
+    offsets[1..]
+        .par_chunks_mut(GATHER_ROWS)
+        .zip(bases)
+        .for_each(|(ends, base)| ends.iter_mut().for_each(|end| *end += base));
+    let values = texts.concat();
+    drop(texts);
     let nulls = gather_nulls(parts, places, order);
     // The offsets rise from 0 and the values are whole strings of UTF-8
     // arrays: `try_new`'s checks hold by construction.

@@ -37,7 +37,7 @@ use chrono::NaiveDate;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::table::{RowGroups, format_date};
+use crate::table::{Places, RowGroups, format_date};
 use rules::{Bars, Check, Findings, RULES, RuleSpec};
 
 /// What happens to rows that break a rule.
@@ -292,10 +292,11 @@ pub(crate) const EXAMPLES: usize = 5;
 pub(crate) struct Origins {
     /// File names, by index.
     pub(crate) files: Vec<String>,
-    /// The rows in file order, in runs (one a parsed chunk) that share a
-    /// file and a line offset: (first row, file index, line offset), by
-    /// first row.
-    pub(crate) runs: Vec<(usize, u32, u64)>,
+    /// The rows in file order, in batches (one a parsed chunk) that each
+    /// share a file and a line offset: where each batch lies.
+    pub(crate) places: Places,
+    /// Per batch: (file index, line offset).
+    pub(crate) sources: Vec<(u32, u64)>,
     /// Per row in file order: its line, less its run's offset. Four bytes
     /// a row instead of sixteen for (file, line): on millions of rows the
     /// difference is a sizeable part of the load's peak memory.
@@ -308,9 +309,10 @@ impl Origins {
     /// The file and line of a row of the sorted table.
     pub(crate) fn at(&self, row: usize) -> (Option<&str>, u64) {
         let original = self.order.as_ref().map_or(row, |o| o[row] as usize);
-        let run = self.runs.partition_point(|run| run.0 <= original);
-        let (Some(&(_, file, offset)), Some(&line)) = (
-            run.checked_sub(1).and_then(|r| self.runs.get(r)),
+        let (Some(&(file, offset)), Some(&line)) = (
+            self.places
+                .get(original)
+                .and_then(|(batch, _)| self.sources.get(batch)),
             self.lines.get(original),
         ) else {
             return (None, 0);
@@ -490,7 +492,8 @@ mod tests {
         .unwrap();
         let origins = Origins {
             files: vec!["f.csv".to_owned()],
-            runs: vec![(0, 0, 2)],
+            places: Places::new([bars.len()]),
+            sources: vec![(0, 2)],
             lines: (0..bars.len() as u32).collect(),
             order: None,
         };
