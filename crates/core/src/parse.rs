@@ -175,12 +175,60 @@ fn parse_volume(field: &[u8]) -> Result<Option<i64>, String> {
 }
 
 /// Whether a record repeats the header.
-fn is_header(record: &csv::ByteRecord, headers: &[String]) -> bool {
-    record.len() == headers.len()
-        && record
+fn is_header(record: &impl Fields, headers: &[String]) -> bool {
+    record.count() == headers.len()
+        && headers
             .iter()
-            .zip(headers)
-            .all(|(field, header)| trim(field).eq_ignore_ascii_case(header.as_bytes()))
+            .enumerate()
+            .all(|(i, header)| trim(record.field(i)).eq_ignore_ascii_case(header.as_bytes()))
+}
+
+/// The fields of one record, however the line was split.
+trait Fields {
+    /// How many fields.
+    fn count(&self) -> usize;
+    /// Field `i` (below [`Fields::count`]).
+    fn field(&self, i: usize) -> &[u8];
+}
+
+impl Fields for csv::ByteRecord {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn field(&self, i: usize) -> &[u8] {
+        &self[i]
+    }
+}
+
+/// A line split at every comma: field `i` ends at `ends[i]` and begins
+/// one past the end of the one before (at `start` for the first).
+struct Split<'a> {
+    text: &'a [u8],
+    start: usize,
+    ends: &'a [usize],
+}
+
+impl Fields for Split<'_> {
+    fn count(&self) -> usize {
+        self.ends.len()
+    }
+    fn field(&self, i: usize) -> &[u8] {
+        let from = if i == 0 {
+            self.start
+        } else {
+            self.ends[i - 1] + 1
+        };
+        &self.text[from..self.ends[i]]
+    }
+}
+
+/// Whether a chunk can be split at commas and newlines alone: no quote,
+/// and every CR the first half of a CRLF. The CSV reader reads such text
+/// exactly as the split does (a lone CR would end a record there); the
+/// reference test in `tests/reference.rs` holds the two to the same rows.
+fn is_plain(chunk: &[u8]) -> bool {
+    memchr::memchr2_iter(b'"', b'\r', chunk)
+        .all(|i| chunk[i] == b'\r' && chunk.get(i + 1) == Some(&b'\n'))
 }
 
 fn trim(field: &[u8]) -> &[u8] {
@@ -227,51 +275,280 @@ pub(crate) fn parse_chunk(
     // parts as soon as that column is whole, and only pages no other
     // column shares can go back. (Capacity never written is never resident.)
     let room = estimate.max(SEPARATE_ROWS);
-    let mut date = Date32Builder::with_capacity(room);
-    let mut ticker = StringBuilder::with_capacity(room, room * 6);
-    let mut prices: [Float64Builder; 5] =
-        std::array::from_fn(|_| Float64Builder::with_capacity(room));
-    let mut volume = UInt64Builder::with_capacity(room);
-    let mut lines = Vec::with_capacity(estimate);
-    let mut negative_volume = Vec::new();
-    let mut read_rows = 0u64;
+    let mut rows = Rows::new(layout, filter, room, estimate);
+    if is_plain(chunk) {
+        split_plain(chunk, &mut rows)?;
+    } else {
+        split_csv(chunk, &mut rows)?;
+    }
+    let Rows {
+        mut date,
+        mut ticker,
+        prices,
+        mut volume,
+        mut lines,
+        negative_volume,
+        read_rows,
+        ..
+    } = rows;
 
-    let price_columns = [
-        (Column::Open, true),
-        (Column::High, true),
-        (Column::Low, true),
-        (Column::Close, true),
-        (Column::AdjClose, false),
+    let [open, high, low, close, adj_close] = prices.map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(date.finish()),
+        Arc::new(ticker.finish()),
+        open,
+        high,
+        low,
+        close,
+        adj_close,
+        Arc::new(volume.finish()),
     ];
-    let price_index: Vec<(Option<usize>, bool)> = price_columns
-        .iter()
-        .map(|(c, required)| (layout.index(*c), *required))
-        .collect();
-    let date_index = layout.index(Column::Date).unwrap_or(0);
-    let ticker_index = match layout.ticker {
-        TickerSource::Column => layout.index(Column::Ticker),
-        TickerSource::Fixed(_) => None,
+    let internal = |err: arrow::error::ArrowError| RowError::Value {
+        line: 0,
+        field: 0,
+        message: err.to_string(),
     };
-    let fixed_ticker = match &layout.ticker {
-        TickerSource::Fixed(t) => Some(t.to_ascii_uppercase()),
-        TickerSource::Column => None,
-    };
-    let volume_index = layout.index(Column::Volume);
-    let expected = layout.headers.len();
-    let (from, to) = (RowFilter::days(filter.from), RowFilter::days(filter.to));
+    let mut batch = RecordBatch::try_new(schema::canonical(), columns).map_err(internal)?;
+    // The builders were sized for a full chunk (or more); when filters,
+    // blank lines or a small file leave few rows, copy them into buffers of
+    // their size, so that memory follows the rows kept, not the bytes read.
+    if batch.num_rows() < room / 4 {
+        batch = arrow::compute::concat_batches(&batch.schema(), [&batch]).map_err(internal)?;
+        lines.shrink_to_fit();
+    }
+    Ok(ParsedChunk {
+        batch,
+        lines,
+        newlines,
+        read_rows,
+        negative_volume,
+    })
+}
 
+/// The rows of a chunk as they are parsed: the column builders, and what
+/// each record is read by.
+struct Rows<'a> {
+    date: Date32Builder,
+    ticker: StringBuilder,
+    prices: [Float64Builder; 5],
+    volume: UInt64Builder,
+    /// Per row kept: its chunk-relative line.
+    lines: Vec<u32>,
+    /// Rows (of the batch) whose volume was negative.
+    negative_volume: Vec<u32>,
+    /// Records read, before filters.
+    read_rows: u64,
+    layout: &'a Layout,
+    filter: &'a RowFilter,
+    /// Per price column (open, high, low, close, adj close): its field, and
+    /// whether it is required.
+    price_index: [(Option<usize>, bool); 5],
+    date_index: usize,
+    ticker_index: Option<usize>,
+    fixed_ticker: Option<String>,
+    volume_index: Option<usize>,
+    /// The date filter, in days.
+    from: Option<i32>,
+    to: Option<i32>,
+    /// The last date field read and its days: in a date-major file most
+    /// rows repeat the one before.
+    last_date: (Vec<u8>, i32),
+    /// The ticker of the record at hand (a buffer reused from row to row).
+    symbol: String,
+}
+
+impl<'a> Rows<'a> {
+    /// Builders with room for `room` rows; `lines` for `estimate`.
+    fn new(layout: &'a Layout, filter: &'a RowFilter, room: usize, estimate: usize) -> Self {
+        let price = |column, required| (layout.index(column), required);
+        Self {
+            date: Date32Builder::with_capacity(room),
+            ticker: StringBuilder::with_capacity(room, room * 6),
+            prices: std::array::from_fn(|_| Float64Builder::with_capacity(room)),
+            volume: UInt64Builder::with_capacity(room),
+            lines: Vec::with_capacity(estimate),
+            negative_volume: Vec::new(),
+            read_rows: 0,
+            layout,
+            filter,
+            price_index: [
+                price(Column::Open, true),
+                price(Column::High, true),
+                price(Column::Low, true),
+                price(Column::Close, true),
+                price(Column::AdjClose, false),
+            ],
+            date_index: layout.index(Column::Date).unwrap_or(0),
+            ticker_index: match layout.ticker {
+                TickerSource::Column => layout.index(Column::Ticker),
+                TickerSource::Fixed(_) => None,
+            },
+            fixed_ticker: match &layout.ticker {
+                TickerSource::Fixed(t) => Some(t.to_ascii_uppercase()),
+                TickerSource::Column => None,
+            },
+            volume_index: layout.index(Column::Volume),
+            from: RowFilter::days(filter.from),
+            to: RowFilter::days(filter.to),
+            last_date: (Vec::new(), 0),
+            symbol: String::new(),
+        }
+    }
+
+    /// Reads one record, found on chunk-relative `line`: kept as a row,
+    /// skipped (a repeated header, a row the filter leaves out), or refused.
+    fn push(&mut self, line: u64, record: &impl Fields) -> Result<(), RowError> {
+        self.read_rows += 1;
+        let layout = self.layout;
+        if record.count() != layout.headers.len() {
+            return Err(RowError::FieldCount {
+                line,
+                found: record.count(),
+            });
+        }
+        let value_error = |field: usize| {
+            move |message: String| RowError::Value {
+                line,
+                field,
+                message,
+            }
+        };
+
+        let date_index = self.date_index;
+        let raw_date = trim(record.field(date_index));
+        if raw_date != self.last_date.0.as_slice() {
+            let days = match parse_date(raw_date, layout.date_format) {
+                Ok(days) => days,
+                // The header again, as `cat a.csv b.csv` leaves it: skip the line.
+                Err(_) if is_header(record, &layout.headers) => return Ok(()),
+                Err(message) => return Err(value_error(date_index)(message)),
+            };
+            // Reuse the buffer: in ticker-major files the date changes every row.
+            self.last_date.0.clear();
+            self.last_date.0.extend_from_slice(raw_date);
+            self.last_date.1 = days;
+        }
+        let day = self.last_date.1;
+        if self.from.is_some_and(|f| day < f) || self.to.is_some_and(|t| day > t) {
+            return Ok(());
+        }
+
+        let symbol = &mut self.symbol;
+        symbol.clear();
+        match (&self.fixed_ticker, self.ticker_index) {
+            (Some(fixed), _) => symbol.push_str(fixed),
+            (None, Some(index)) => {
+                let raw = trim(record.field(index));
+                let text = std::str::from_utf8(raw).map_err(|_| {
+                    value_error(index)(format!("the ticker {} is not UTF-8", quote(raw)))
+                })?;
+                if text.bytes().any(|b| b.is_ascii_control()) {
+                    return Err(value_error(index)(format!(
+                        "the ticker {} holds a control character (a NUL byte or a line break)",
+                        quote(raw)
+                    )));
+                }
+                symbol.push_str(text);
+                if let Some(suffix) = layout.ticker_suffix
+                    && symbol.len() > suffix.len()
+                    && symbol[symbol.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+                {
+                    symbol.truncate(symbol.len() - suffix.len());
+                }
+                if symbol.bytes().any(|b| b.is_ascii_lowercase()) {
+                    symbol.make_ascii_uppercase();
+                }
+                if symbol.is_empty() {
+                    return Err(value_error(index)("the ticker is empty".to_owned()));
+                }
+            }
+            (None, None) => {}
+        }
+        if let Some(wanted) = &self.filter.tickers
+            && !wanted.contains(symbol.as_str())
+        {
+            return Ok(());
+        }
+
+        let mut row_prices = [None; 5];
+        for (slot, (index, required)) in row_prices.iter_mut().zip(&self.price_index) {
+            let Some(index) = *index else { continue };
+            match parse_price(trim(record.field(index))).map_err(value_error(index))? {
+                Some(v) => *slot = Some(v),
+                None if *required => {
+                    return Err(value_error(index)("the price is missing".to_owned()));
+                }
+                None => {}
+            }
+        }
+        let row_volume = match self.volume_index {
+            Some(index) => parse_volume(trim(record.field(index))).map_err(value_error(index))?,
+            None => None,
+        };
+
+        self.date.append_value(day);
+        self.ticker.append_value(&self.symbol);
+        for (builder, value) in self.prices.iter_mut().zip(row_prices) {
+            builder.append_option(value);
+        }
+        match row_volume {
+            Some(v) if v < 0 => {
+                self.negative_volume.push(self.lines.len() as u32);
+                self.volume.append_null();
+            }
+            other => self.volume.append_option(other.map(|v| v as u64)),
+        }
+        self.lines.push(line as u32);
+        Ok(())
+    }
+}
+
+/// Reads a [plain](is_plain) chunk: lines cut at LF (less a CR before
+/// it), fields at commas, found in one SIMD search for both; empty lines
+/// skipped, as the CSV reader skips them.
+fn split_plain(chunk: &[u8], rows: &mut Rows) -> Result<(), RowError> {
+    let end_of_last = (!chunk.is_empty() && !chunk.ends_with(b"\n")).then_some(chunk.len());
+    let mut ends: Vec<usize> = Vec::with_capacity(rows.layout.headers.len() + 1);
+    let mut line = 0u64;
+    let mut start = 0usize;
+    for at in memchr::memchr2_iter(b',', b'\n', chunk).chain(end_of_last) {
+        if chunk.get(at) == Some(&b',') {
+            ends.push(at);
+            continue;
+        }
+        line += 1;
+        let end = if at > start && chunk[at - 1] == b'\r' {
+            at - 1
+        } else {
+            at
+        };
+        if end > start || !ends.is_empty() {
+            ends.push(end);
+            let record = Split {
+                text: chunk,
+                start,
+                ends: &ends,
+            };
+            rows.push(line, &record)?;
+        }
+        ends.clear();
+        start = at + 1;
+    }
+    Ok(())
+}
+
+/// Reads any other chunk with the CSV reader (quotes, lone CRs).
+fn split_csv(chunk: &[u8], rows: &mut Rows) -> Result<(), RowError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(chunk);
     let mut record = csv::ByteRecord::new();
-    let mut last_date: (Vec<u8>, i32) = (Vec::new(), 0);
-    let mut symbol = String::new();
     loop {
         let line = reader.position().line();
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
-            Ok(false) => break,
+            Ok(false) => return Ok(()),
             Err(err) => {
                 let line = err.position().map_or(line, |p| p.line());
                 return Err(RowError::Value {
@@ -319,142 +596,83 @@ pub(crate) fn parse_chunk(
                     .to_owned(),
             });
         }
-        read_rows += 1;
-        if record.len() != expected {
-            return Err(RowError::FieldCount {
-                line,
-                found: record.len(),
-            });
-        }
-        let value_error = |field: usize| {
-            move |message: String| RowError::Value {
-                line,
-                field,
-                message,
-            }
-        };
-
-        let raw_date = trim(&record[date_index]);
-        if raw_date != last_date.0.as_slice() {
-            let days = match parse_date(raw_date, layout.date_format) {
-                Ok(days) => days,
-                // The header again, as `cat a.csv b.csv` leaves it: skip the line.
-                Err(_) if is_header(&record, &layout.headers) => continue,
-                Err(message) => return Err(value_error(date_index)(message)),
-            };
-            // Reuse the buffer: in ticker-major files the date changes every row.
-            last_date.0.clear();
-            last_date.0.extend_from_slice(raw_date);
-            last_date.1 = days;
-        }
-        let day = last_date.1;
-        if from.is_some_and(|f| day < f) || to.is_some_and(|t| day > t) {
-            continue;
-        }
-
-        symbol.clear();
-        match (&fixed_ticker, ticker_index) {
-            (Some(fixed), _) => symbol.push_str(fixed),
-            (None, Some(index)) => {
-                let raw = trim(&record[index]);
-                let text = std::str::from_utf8(raw).map_err(|_| {
-                    value_error(index)(format!("the ticker {} is not UTF-8", quote(raw)))
-                })?;
-                if text.bytes().any(|b| b.is_ascii_control()) {
-                    return Err(value_error(index)(format!(
-                        "the ticker {} holds a control character (a NUL byte or a line break)",
-                        quote(raw)
-                    )));
-                }
-                symbol.push_str(text);
-                if let Some(suffix) = layout.ticker_suffix
-                    && symbol.len() > suffix.len()
-                    && symbol[symbol.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-                {
-                    symbol.truncate(symbol.len() - suffix.len());
-                }
-                if symbol.bytes().any(|b| b.is_ascii_lowercase()) {
-                    symbol.make_ascii_uppercase();
-                }
-                if symbol.is_empty() {
-                    return Err(value_error(index)("the ticker is empty".to_owned()));
-                }
-            }
-            (None, None) => {}
-        }
-        if let Some(wanted) = &filter.tickers
-            && !wanted.contains(symbol.as_str())
-        {
-            continue;
-        }
-
-        let mut row_prices = [None; 5];
-        for (slot, (index, required)) in row_prices.iter_mut().zip(&price_index) {
-            let Some(index) = *index else { continue };
-            match parse_price(trim(&record[index])).map_err(value_error(index))? {
-                Some(v) => *slot = Some(v),
-                None if *required => {
-                    return Err(value_error(index)("the price is missing".to_owned()));
-                }
-                None => {}
-            }
-        }
-        let row_volume = match volume_index {
-            Some(index) => parse_volume(trim(&record[index])).map_err(value_error(index))?,
-            None => None,
-        };
-
-        date.append_value(day);
-        ticker.append_value(&symbol);
-        for (builder, value) in prices.iter_mut().zip(row_prices) {
-            builder.append_option(value);
-        }
-        match row_volume {
-            Some(v) if v < 0 => {
-                negative_volume.push(lines.len() as u32);
-                volume.append_null();
-            }
-            other => volume.append_option(other.map(|v| v as u64)),
-        }
-        lines.push(line as u32);
+        rows.push(line, &record)?;
     }
-
-    let [open, high, low, close, adj_close] = prices.map(|mut b| Arc::new(b.finish()) as ArrayRef);
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(date.finish()),
-        Arc::new(ticker.finish()),
-        open,
-        high,
-        low,
-        close,
-        adj_close,
-        Arc::new(volume.finish()),
-    ];
-    let internal = |err: arrow::error::ArrowError| RowError::Value {
-        line: 0,
-        field: 0,
-        message: err.to_string(),
-    };
-    let mut batch = RecordBatch::try_new(schema::canonical(), columns).map_err(internal)?;
-    // The builders were sized for a full chunk (or more); when filters,
-    // blank lines or a small file leave few rows, copy them into buffers of
-    // their size, so that memory follows the rows kept, not the bytes read.
-    if batch.num_rows() < room / 4 {
-        batch = arrow::compute::concat_batches(&batch.schema(), [&batch]).map_err(internal)?;
-        lines.shrink_to_fit();
-    }
-    Ok(ParsedChunk {
-        batch,
-        lines,
-        newlines,
-        read_rows,
-        negative_volume,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn long_layout() -> Layout {
+        let records = vec![
+            "symbol,date,open,high,low,close,volume"
+                .split(',')
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        ];
+        let preview = crate::dialect::Preview {
+            records: &records,
+            ticker_hint: None,
+            file: "f.csv",
+        };
+        crate::dialect::detect(&preview, None).expect("the long layout")
+    }
+
+    /// What a splitter made of a chunk: the columns, each row's line, the
+    /// records read and the negative volumes; or the error.
+    type Outcome = Result<(Vec<ArrayRef>, Vec<u32>, u64, Vec<u32>), RowError>;
+
+    fn split_with(chunk: &[u8], plain: bool) -> Outcome {
+        let layout = long_layout();
+        let filter = RowFilter::default();
+        let mut rows = Rows::new(&layout, &filter, 16, 16);
+        if plain {
+            split_plain(chunk, &mut rows)?;
+        } else {
+            split_csv(chunk, &mut rows)?;
+        }
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(rows.date.finish()),
+            Arc::new(rows.ticker.finish()),
+            Arc::new(rows.volume.finish()),
+        ];
+        columns.extend(rows.prices.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        Ok((columns, rows.lines, rows.read_rows, rows.negative_volume))
+    }
+
+    #[test]
+    fn the_plain_split_reads_what_the_csv_reader_reads() {
+        let chunks: [&[u8]; 12] = [
+            b"",
+            b"\n\n\r\n",
+            b"AAPL,2024-01-02,1,2,0.5,1,10\n",
+            b"AAPL,2024-01-02,1,2,0.5,1,10",
+            b"AAPL,2024-01-02,1,2,0.5,1,10\r\nMSFT,2024-01-02,1,2,0.5,1,10\r\n",
+            b"\n\nAAPL,2024-01-02,1,2,0.5,1,10\n\r\n\naapl,2024-01-03, 1 ,2,0.5,1,-5\r\nMSFT,2024-01-04,1,2,0.5,1,",
+            b"AAPL,2024-01-02,1,2,0.5,1,10\nsymbol,date,open,high,low,close,volume\nMSFT,2024-01-02,1,2,0.5,1,10\n",
+            b"AAPL,2024-01-02,1,2,0.5,1,10\n\nAAPL,2024-01-03,1\n",
+            b"AAPL,2024-01-02,x,2,0.5,1,10\n",
+            b"\r\n   \n",
+            b"AAPL,2024-01-02,1,2,0.5,1,10\n,\n",
+            b"\n\n\r\nAAPL,2024-13-02,1,2,0.5,1,10",
+        ];
+        for chunk in chunks {
+            assert!(is_plain(chunk), "{:?}", String::from_utf8_lossy(chunk));
+            let (plain, csv) = (split_with(chunk, true), split_with(chunk, false));
+            assert_eq!(plain, csv, "{:?}", String::from_utf8_lossy(chunk));
+        }
+        // The cases above are not all refused, nor all empty.
+        assert!(split_with(chunks[5], true).is_ok_and(|(_, lines, _, _)| lines == [3, 6, 7]));
+        assert!(matches!(
+            split_with(chunks[7], true),
+            Err(RowError::FieldCount { line: 3, found: 3 })
+        ));
+        // A quote or a lone CR takes the CSV reader.
+        assert!(!is_plain(b"\"AAPL\",2024-01-02,1,2,0.5,1,10\n"));
+        assert!(!is_plain(b"AAPL,2024-01-02,1,2,0.5,1,10\rMSFT,2024-01-02,1,2,0.5,1,10"));
+        assert!(!is_plain(b"AAPL,2024-01-02,1,2,0.5,1,10\r"));
+    }
 
     #[test]
     fn dates_parse_to_epoch_days() {
