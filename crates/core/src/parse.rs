@@ -107,9 +107,33 @@ pub(crate) fn parse_date(field: &[u8], format: DateFormat) -> Result<i32, String
             quote(field)
         ));
     };
-    chrono::NaiveDate::from_ymd_opt(year as i32, month, day)
-        .map(|date| date.num_days_from_ce() - EPOCH_DAYS_FROM_CE)
+    days_from_civil(year, month, day)
         .ok_or_else(|| format!("{} is not a calendar date", quote(field)))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date, `None` when there
+/// is no such day. Arithmetic alone (Howard Hinnant's `days_from_civil`):
+/// in a ticker-major file every row has a new date, and chrono's checked
+/// constructor was a visible part of the parse.
+fn days_from_civil(year: u32, month: u32, day: u32) -> Option<i32> {
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let month_days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day == 0 || day > month_days || year > 9999 {
+        return None;
+    }
+    // Years from March, so that the leap day ends a year; shifted by 400
+    // years so that year 0 (and its January) stays non-negative.
+    let y = year + 400 - u32::from(month <= 2);
+    let (era, year_of_era) = (y / 400, y % 400);
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    Some((era * 146_097 + day_of_era) as i32 - 146_097 - 719_468)
 }
 
 /// (year, month, day) of `M/D/YYYY` or `MM/DD/YYYY`.
@@ -140,15 +164,19 @@ fn clean_number(field: &[u8]) -> Option<f64> {
 
 /// A price: a finite decimal number.
 fn parse_price(field: &[u8]) -> Result<Option<f64>, String> {
+    // fast-float2 parses the bytes directly, correctly rounded, at several
+    // times the speed of str::parse; a number is tried first because almost
+    // every field is one. (No null spelling parses as a finite number.)
+    if let Ok(v) = fast_float2::parse::<f64, _>(field)
+        && v.is_finite()
+    {
+        return Ok(Some(v));
+    }
     if is_null(field) {
         return Ok(None);
     }
-    // fast-float2 parses the bytes directly, correctly rounded, at several
-    // times the speed of str::parse; `$1,234` and friends take the slow path.
-    let value = fast_float2::parse::<f64, _>(field)
-        .ok()
-        .or_else(|| clean_number(field))
-        .filter(|v| v.is_finite());
+    // `$1,234` and friends.
+    let value = clean_number(field).filter(|v| v.is_finite());
     match value {
         Some(v) => Ok(Some(v)),
         None => Err(format!("expected a number, found {}", quote(field))),
@@ -158,6 +186,19 @@ fn parse_price(field: &[u8]) -> Result<Option<f64>, String> {
 /// A volume: a whole number (`1200`, `1200.0`, `1,200`). Negative volumes
 /// are returned as such: the `volume_non_negative` rule judges them.
 fn parse_volume(field: &[u8]) -> Result<Option<i64>, String> {
+    // Plain digits, the common case, with no UTF-8 check or `str::parse`:
+    // eighteen digits cannot overflow.
+    let digits = field.strip_prefix(b"-").unwrap_or(field);
+    if (1..=18).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) {
+        let magnitude = digits
+            .iter()
+            .fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0'));
+        return Ok(Some(if digits.len() < field.len() {
+            -magnitude
+        } else {
+            magnitude
+        }));
+    }
     if is_null(field) {
         return Ok(None);
     }
@@ -353,8 +394,15 @@ struct Rows<'a> {
     /// The last date field read and its days: in a date-major file most
     /// rows repeat the one before.
     last_date: (Vec<u8>, i32),
-    /// The ticker of the record at hand (a buffer reused from row to row).
+    /// The ticker of the rows at hand, as stored.
     symbol: String,
+    /// The ticker field it was read from.
+    last_ticker: Vec<u8>,
+    /// Whether [`Rows::last_ticker`] holds a field read (not before the
+    /// first row, nor after a refused one).
+    ticker_read: bool,
+    /// Whether the filter keeps [`Rows::symbol`].
+    ticker_kept: bool,
 }
 
 impl<'a> Rows<'a> {
@@ -392,7 +440,56 @@ impl<'a> Rows<'a> {
             to: RowFilter::days(filter.to),
             last_date: (Vec::new(), 0),
             symbol: String::new(),
+            last_ticker: Vec::new(),
+            ticker_read: false,
+            ticker_kept: false,
         }
+    }
+
+    /// Reads a ticker into [`Rows::symbol`] (the fixed one when the file
+    /// has no ticker field; else `field`, its index and text): checked,
+    /// its suffix dropped, upper-cased; and whether the filter keeps it.
+    fn read_ticker(&mut self, field: Option<(usize, &[u8])>, line: u64) -> Result<(), RowError> {
+        let symbol = &mut self.symbol;
+        symbol.clear();
+        match (&self.fixed_ticker, field) {
+            (Some(fixed), _) => symbol.push_str(fixed),
+            (None, Some((index, raw))) => {
+                let refuse = |message: String| RowError::Value {
+                    line,
+                    field: index,
+                    message,
+                };
+                let text = std::str::from_utf8(raw)
+                    .map_err(|_| refuse(format!("the ticker {} is not UTF-8", quote(raw))))?;
+                if text.bytes().any(|b| b.is_ascii_control()) {
+                    return Err(refuse(format!(
+                        "the ticker {} holds a control character (a NUL byte or a line break)",
+                        quote(raw)
+                    )));
+                }
+                symbol.push_str(text);
+                if let Some(suffix) = self.layout.ticker_suffix
+                    && symbol.len() > suffix.len()
+                    && symbol[symbol.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+                {
+                    symbol.truncate(symbol.len() - suffix.len());
+                }
+                if symbol.bytes().any(|b| b.is_ascii_lowercase()) {
+                    symbol.make_ascii_uppercase();
+                }
+                if symbol.is_empty() {
+                    return Err(refuse("the ticker is empty".to_owned()));
+                }
+            }
+            (None, None) => {}
+        }
+        self.ticker_kept = self
+            .filter
+            .tickers
+            .as_ref()
+            .is_none_or(|wanted| wanted.contains(symbol.as_str()));
+        Ok(())
     }
 
     /// Reads one record, found on chunk-relative `line`: kept as a row,
@@ -433,40 +530,22 @@ impl<'a> Rows<'a> {
             return Ok(());
         }
 
-        let symbol = &mut self.symbol;
-        symbol.clear();
-        match (&self.fixed_ticker, self.ticker_index) {
-            (Some(fixed), _) => symbol.push_str(fixed),
-            (None, Some(index)) => {
-                let raw = trim(record.field(index));
-                let text = std::str::from_utf8(raw).map_err(|_| {
-                    value_error(index)(format!("the ticker {} is not UTF-8", quote(raw)))
-                })?;
-                if text.bytes().any(|b| b.is_ascii_control()) {
-                    return Err(value_error(index)(format!(
-                        "the ticker {} holds a control character (a NUL byte or a line break)",
-                        quote(raw)
-                    )));
-                }
-                symbol.push_str(text);
-                if let Some(suffix) = layout.ticker_suffix
-                    && symbol.len() > suffix.len()
-                    && symbol[symbol.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-                {
-                    symbol.truncate(symbol.len() - suffix.len());
-                }
-                if symbol.bytes().any(|b| b.is_ascii_lowercase()) {
-                    symbol.make_ascii_uppercase();
-                }
-                if symbol.is_empty() {
-                    return Err(value_error(index)("the ticker is empty".to_owned()));
-                }
-            }
-            (None, None) => {}
+        // In a ticker-major file most rows repeat the ticker before: its
+        // checks, its spelling and the filter's verdict are kept.
+        let ticker_field = match (&self.fixed_ticker, self.ticker_index) {
+            (None, Some(index)) => Some((index, trim(record.field(index)))),
+            _ => None,
+        };
+        let raw = ticker_field.map_or(&b""[..], |(_, raw)| raw);
+        if !(self.ticker_read && self.last_ticker == raw) {
+            self.ticker_read = false;
+            self.read_ticker(ticker_field, line)?;
+            // The buffer reused: in a date-major file the ticker changes every row.
+            self.last_ticker.clear();
+            self.last_ticker.extend_from_slice(raw);
+            self.ticker_read = true;
         }
-        if let Some(wanted) = &self.filter.tickers
-            && !wanted.contains(symbol.as_str())
-        {
+        if !self.ticker_kept {
             return Ok(());
         }
 
@@ -637,7 +716,11 @@ mod tests {
             Arc::new(rows.ticker.finish()),
             Arc::new(rows.volume.finish()),
         ];
-        columns.extend(rows.prices.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        columns.extend(
+            rows.prices
+                .iter_mut()
+                .map(|b| Arc::new(b.finish()) as ArrayRef),
+        );
         Ok((columns, rows.lines, rows.read_rows, rows.negative_volume))
     }
 
@@ -670,7 +753,9 @@ mod tests {
         ));
         // A quote or a lone CR takes the CSV reader.
         assert!(!is_plain(b"\"AAPL\",2024-01-02,1,2,0.5,1,10\n"));
-        assert!(!is_plain(b"AAPL,2024-01-02,1,2,0.5,1,10\rMSFT,2024-01-02,1,2,0.5,1,10"));
+        assert!(!is_plain(
+            b"AAPL,2024-01-02,1,2,0.5,1,10\rMSFT,2024-01-02,1,2,0.5,1,10"
+        ));
         assert!(!is_plain(b"AAPL,2024-01-02,1,2,0.5,1,10\r"));
     }
 
@@ -697,12 +782,42 @@ mod tests {
     }
 
     #[test]
+    fn dates_count_days_like_chrono_for_every_day_of_every_year() {
+        for year in 0..=9999u32 {
+            for month in 0..=13u32 {
+                for day in 0..=32u32 {
+                    let chrono = chrono::NaiveDate::from_ymd_opt(year as i32, month, day)
+                        .map(|d| d.num_days_from_ce() - EPOCH_DAYS_FROM_CE);
+                    assert_eq!(
+                        days_from_civil(year, month, day),
+                        chrono,
+                        "{year}-{month}-{day}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn volumes_accept_float_spelling_and_reject_negatives() {
         assert_eq!(parse_volume(b"1200"), Ok(Some(1200)));
         assert_eq!(parse_volume(b"1200.0"), Ok(Some(1200)));
         assert_eq!(parse_volume(b"1,200"), Ok(Some(1200)));
         assert_eq!(parse_volume(b""), Ok(None));
         assert_eq!(parse_volume(b"-5"), Ok(Some(-5)));
+        assert_eq!(parse_volume(b"-"), Ok(None));
+        assert_eq!(parse_volume(b"007"), Ok(Some(7)));
+        assert_eq!(
+            parse_volume(b"999999999999999999"),
+            Ok(Some(999_999_999_999_999_999))
+        );
+        assert_eq!(
+            parse_volume(b"9223372036854775807"),
+            Ok(Some(i64::MAX)),
+            "nineteen digits take str::parse"
+        );
+        assert!(parse_volume(b"9223372036854775808").is_err());
+        assert!(parse_volume(b"--5").is_err());
         assert!(parse_volume(b"12.5").unwrap_err().contains("whole number"));
     }
 
