@@ -156,12 +156,12 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
         let mut flags: Vec<Flag> = Vec::new();
         if !negative_in.is_empty() {
             let mut position = vec![0usize; rows];
-            for (new, old) in order.iter().enumerate() {
+            for (new, old) in order.rows.iter().enumerate() {
                 position[*old as usize] = new;
             }
             flags.extend(negative_in.into_iter().map(|r| negative_flag(position[r])));
         }
-        let sorted_ranks = order.iter().map(|i| ranks[*i as usize]).collect();
+        let sorted_ranks = order.rows.iter().map(|i| ranks[*i as usize]).collect();
         // Now, not at the end of the function: the load's peak is ahead.
         drop(ranks);
         (Some(order), sorted_ranks, flags)
@@ -202,7 +202,7 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
             places,
             sources,
             lines,
-            order,
+            order: order.map(|o| o.rows),
         },
         ranks,
         tickers: distinct,
@@ -259,9 +259,75 @@ impl Places {
     }
 }
 
+/// Rows in (date, rank) order, and where each date's rows begin.
+pub(crate) struct Order {
+    /// Sorted row -> row in file order.
+    pub(crate) rows: Vec<u32>,
+    /// Where each date's rows begin in `rows` (dates that have rows), and
+    /// the total at the end.
+    days: Vec<usize>,
+}
+
+impl Order {
+    /// Runs of whole dates, as ranges of `days`, of about [`GATHER_ROWS`]
+    /// rows each: a gather's units of work.
+    fn tiles(&self) -> Vec<std::ops::Range<usize>> {
+        let dates = self.days.len().saturating_sub(1);
+        let mut tiles = Vec::new();
+        let mut first = 0;
+        for date in 0..dates {
+            if self.days[date + 1] - self.days[first] >= GATHER_ROWS {
+                tiles.push(first..date + 1);
+                first = date + 1;
+            }
+        }
+        if first < dates {
+            tiles.push(first..dates);
+        }
+        tiles
+    }
+
+    /// The sorted positions of a tile's rows.
+    fn span(&self, tile: &std::ops::Range<usize>) -> std::ops::Range<usize> {
+        self.days[tile.start]..self.days[tile.end]
+    }
+
+    /// Calls `visit(position, row)` for every sorted position of a tile
+    /// and the row in file order it holds: the first row of each date,
+    /// then the second of each, and so on. A ticker-major source holds a
+    /// ticker's dates side by side, and each date's rows in the same
+    /// ticker order: so consecutive visits read neighbouring rows, where
+    /// visiting the positions in order jumps to another ticker (another
+    /// page of memory) every row.
+    fn visit(&self, tile: &std::ops::Range<usize>, mut visit: impl FnMut(usize, usize)) {
+        let dates = &self.days[tile.start..=tile.end];
+        let longest = dates.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+        for k in 0..longest {
+            for w in dates.windows(2) {
+                let at = w[0] + k;
+                if at < w[1] {
+                    visit(at, self.rows[at] as usize);
+                }
+            }
+        }
+    }
+}
+
+/// `all` cut into consecutive pieces of these lengths.
+fn cut<T>(all: &mut [T], lengths: impl IntoIterator<Item = usize>) -> Vec<&mut [T]> {
+    let mut pieces = Vec::new();
+    let mut rest = all;
+    for length in lengths {
+        let (piece, tail) = rest.split_at_mut(length);
+        pieces.push(piece);
+        rest = tail;
+    }
+    pieces
+}
+
 /// Rows `order` (indices into the parts laid end to end) of one column,
 /// copied straight from its parts into the result.
-fn gather(parts: &[ArrayRef], places: &Places, order: &[u32]) -> Result<ArrayRef> {
+fn gather(parts: &[ArrayRef], places: &Places, order: &Order) -> Result<ArrayRef> {
     use arrow::datatypes::{DataType, Float64Type, UInt64Type};
     let Some(first) = parts.first() else {
         return Err(crate::Error::Internal {
@@ -304,59 +370,61 @@ const GATHER_ROWS: usize = 64 * 1024;
 fn gather_primitive<T: arrow::datatypes::ArrowPrimitiveType>(
     parts: &[ArrayRef],
     places: &Places,
-    order: &[u32],
+    order: &Order,
 ) -> ArrayRef {
     let values: Vec<&[T::Native]> = parts
         .iter()
         .map(|p| p.as_primitive::<T>().values().as_ref())
         .collect();
     // Zeroes come from fresh pages, not from writing them.
-    let mut gathered = vec![T::Native::default(); order.len()];
-    gathered
-        .par_chunks_mut(GATHER_ROWS)
-        .zip(order.par_chunks(GATHER_ROWS))
-        .for_each(|(out, rows)| {
-            for (slot, row) in out.iter_mut().zip(rows) {
-                let (batch, index) = places.of(*row as usize);
-                *slot = values[batch][index];
-            }
+    let mut gathered = vec![T::Native::default(); order.rows.len()];
+    let tiles = order.tiles();
+    cut(&mut gathered, tiles.iter().map(|t| order.span(t).len()))
+        .into_par_iter()
+        .zip(&tiles)
+        .for_each(|(piece, tile)| {
+            let base = order.span(tile).start;
+            order.visit(tile, |at, row| {
+                let (batch, index) = places.of(row);
+                piece[at - base] = values[batch][index];
+            });
         });
-    let nulls = gather_nulls(parts, places, order);
+    let nulls = gather_nulls(parts, places, &order.rows);
     std::sync::Arc::new(arrow::array::PrimitiveArray::<T>::new(
         gathered.into(),
         nulls,
     ))
 }
 
-fn gather_strings(parts: &[ArrayRef], places: &Places, order: &[u32]) -> Result<ArrayRef> {
+fn gather_strings(parts: &[ArrayRef], places: &Places, order: &Order) -> Result<ArrayRef> {
     let strings: Vec<&arrow::array::StringArray> =
         parts.iter().map(|p| p.as_string::<i32>()).collect();
-    // Two passes over blocks of rows, each on every core: the lengths (as
-    // ends relative to the block) and the block's total, then, once each
-    // block's place in the text is known, the text itself. (Keeping each
-    // block's text apart to skip the second search for the rows' places
-    // held the column's text twice at the end.)
-    let mut offsets = vec![0i32; order.len() + 1];
-    let totals: Vec<usize> = offsets[1..]
-        .par_chunks_mut(GATHER_ROWS)
-        .zip(order.par_chunks(GATHER_ROWS))
-        .map(|(ends, rows)| {
-            let mut total = 0usize;
-            for (end, row) in ends.iter_mut().zip(rows) {
-                let (batch, index) = places.of(*row as usize);
-                total += strings[batch].value_length(index) as usize;
-                // A block's text is far below 2 GiB: the sum is checked below.
-                *end = total as i32;
+    // Two passes over the tiles, each on every core: each row's length,
+    // summed into ends relative to its tile; then, once each tile's place
+    // in the text is known, the text itself. (Keeping each tile's text
+    // apart, to skip the second search for the rows' places, held the
+    // column's text twice at the end.)
+    let tiles = order.tiles();
+    let mut offsets = vec![0i32; order.rows.len() + 1];
+    let totals: Vec<usize> = cut(&mut offsets[1..], tiles.iter().map(|t| order.span(t).len()))
+        .into_par_iter()
+        .zip(&tiles)
+        .map(|(ends, tile)| {
+            let base = order.span(tile).start;
+            order.visit(tile, |at, row| {
+                let (batch, index) = places.of(row);
+                ends[at - base] = strings[batch].value_length(index);
+            });
+            // A tile's text is far below 2 GiB: the sum is checked below.
+            let mut total = 0i32;
+            for end in ends.iter_mut() {
+                total += *end;
+                *end = total;
             }
-            total
+            total as usize
         })
         .collect();
-    let mut bases = Vec::with_capacity(totals.len());
-    let mut text = 0usize;
-    for total in &totals {
-        bases.push(text);
-        text += total;
-    }
+    let text: usize = totals.iter().sum();
     if i32::try_from(text).is_err() {
         return Err(crate::Error::Internal {
             message: "the tickers of the loaded rows exceed 2 GiB of text; \
@@ -365,30 +433,31 @@ fn gather_strings(parts: &[ArrayRef], places: &Places, order: &[u32]) -> Result<
         });
     }
     let mut values = vec![0u8; text];
-    let mut pieces = Vec::with_capacity(totals.len());
-    let mut rest = values.as_mut_slice();
-    for total in totals {
-        let (piece, tail) = rest.split_at_mut(total);
-        pieces.push(piece);
-        rest = tail;
-    }
-    offsets[1..]
-        .par_chunks_mut(GATHER_ROWS)
-        .zip(order.par_chunks(GATHER_ROWS))
+    let bases: Vec<i32> = totals
+        .iter()
+        .scan(0, |base, total| {
+            let this = *base;
+            *base += *total as i32;
+            Some(this)
+        })
+        .collect();
+    cut(&mut offsets[1..], tiles.iter().map(|t| order.span(t).len()))
+        .into_par_iter()
+        .zip(cut(&mut values, totals))
+        .zip(&tiles)
         .zip(bases)
-        .zip(pieces)
-        .for_each(|(((ends, rows), base), piece)| {
-            let mut at = 0;
-            for (end, row) in ends.iter_mut().zip(rows) {
-                let (batch, index) = places.of(*row as usize);
+        .for_each(|(((ends, piece), tile), base)| {
+            let first = order.span(tile).start;
+            order.visit(tile, |at, row| {
+                let (batch, index) = places.of(row);
                 let text = strings[batch].value(index).as_bytes();
-                piece[at..at + text.len()].copy_from_slice(text);
-                at += text.len();
-                // Below 2 GiB: checked above.
-                *end += base as i32;
-            }
+                let end = ends[at - first] as usize;
+                piece[end - text.len()..end].copy_from_slice(text);
+            });
+            // Below 2 GiB: checked above.
+            ends.iter_mut().for_each(|end| *end += base);
         });
-    let nulls = gather_nulls(parts, places, order);
+    let nulls = gather_nulls(parts, places, &order.rows);
     // The offsets rise from 0 and the values are whole strings of UTF-8
     // arrays: `try_new`'s checks hold by construction.
     Ok(std::sync::Arc::new(arrow::array::StringArray::try_new(
@@ -443,7 +512,7 @@ fn order_by_date_then_rank(
     tickers: usize,
     min_day: i32,
     max_day: i32,
-) -> Vec<u32> {
+) -> Order {
     let span = (i64::from(max_day) - i64::from(min_day) + 1) as usize;
     if span > 4 * day.len() + 1024 {
         // Sparse dates: a plain sort on the packed key.
@@ -454,7 +523,12 @@ fn order_by_date_then_rank(
             })
             .collect();
         keyed.par_sort_unstable();
-        return keyed.into_iter().map(|(_, i)| i).collect();
+        let mut days: Vec<usize> = (0..keyed.len())
+            .filter(|i| *i == 0 || keyed[*i].0 >> 32 != keyed[i - 1].0 >> 32)
+            .collect();
+        days.push(keyed.len());
+        let rows = keyed.into_iter().map(|(_, i)| i).collect();
+        return Order { rows, days };
     }
     let slot = |d: i32| (i64::from(d) - i64::from(min_day)) as usize;
     let by_rank = RowGroups::new(
@@ -464,13 +538,18 @@ fn order_by_date_then_rank(
         |row| row as u32,
     );
     let rows = &by_rank.items;
-    RowGroups::new(
+    let RowGroups { mut starts, items } = RowGroups::new(
         rows.len(),
         span,
         |i| slot(day[rows[i] as usize]),
         |i| rows[i],
-    )
-    .items
+    );
+    // Dates with rows only (the range has weekends and holidays).
+    starts.dedup();
+    Order {
+        rows: items,
+        days: starts,
+    }
 }
 
 /// Items grouped by a small dense key (days of a date range, ticker ranks)
@@ -546,7 +625,7 @@ mod tests {
         let ranks = [0, 1, 0, 0, 2, 1];
         // Rows 1 and 5 are the same pair: file order is kept.
         assert_eq!(
-            order_by_date_then_rank(&day, &ranks, 3, 3, 5),
+            order_by_date_then_rank(&day, &ranks, 3, 3, 5).rows,
             [3, 1, 5, 4, 0, 2]
         );
     }
@@ -568,11 +647,25 @@ mod tests {
             let mut expected: Vec<u32> = (0..rows as u32).collect();
             expected.sort_by_key(|row| (day[*row as usize], ranks[*row as usize]));
             let (min, max) = (*day.iter().min().unwrap(), *day.iter().max().unwrap());
-            assert_eq!(
-                order_by_date_then_rank(&day, &ranks, 50, min, max),
-                expected,
-                "dates spread over {spread} days"
-            );
+            let order = order_by_date_then_rank(&day, &ranks, 50, min, max);
+            assert_eq!(order.rows, expected, "dates spread over {spread} days");
+            // Each date's run holds that date alone, the runs in date order.
+            let date = |at: usize| day[order.rows[at] as usize];
+            assert_eq!((order.days[0], order.days.last()), (0, Some(&rows)));
+            for w in order.days.windows(2) {
+                assert!(w[0] < w[1]);
+                assert!((w[0]..w[1]).all(|at| date(at) == date(w[0])));
+                assert!(w[1] == rows || date(w[1]) > date(w[0]));
+            }
+            // A tiled visit reaches every position once, with its row.
+            let mut seen = vec![0u32; rows];
+            for tile in order.tiles() {
+                order.visit(&tile, |at, row| {
+                    assert_eq!(order.rows[at] as usize, row);
+                    seen[at] += 1;
+                });
+            }
+            assert!(seen.iter().all(|n| *n == 1));
         }
     }
 }
