@@ -129,18 +129,20 @@ pub struct TradingDays {
     first: NaiveDate,
     /// For each calendar day from `first`: is it a session?
     open: Vec<bool>,
+    /// For each calendar day from `first`: the sessions before it (and the
+    /// total at the end), so that a span's sessions are counted at once.
+    before: Vec<u32>,
 }
 
 impl TradingDays {
     /// The calendar from `first` to `last`.
     pub fn between(first: NaiveDate, last: NaiveDate) -> Self {
         let span = (last - first).num_days().max(0) as usize + 1;
-        let mut open: Vec<bool> = (0..span)
-            .map(|i| {
-                let day = first + Duration::days(i as i64);
-                !matches!(day.weekday(), Weekday::Sat | Weekday::Sun)
-            })
-            .collect();
+        // Weekdays by arithmetic, not a date per day: a span can be
+        // millions of days long (the years 1 to 9999), and it is built on
+        // every load. Day 0 (0001-01-01) was a Monday.
+        let monday_offset = i64::from(first.num_days_from_ce() - 1).rem_euclid(7) as usize;
+        let mut open: Vec<bool> = (0..span).map(|i| (monday_offset + i) % 7 < 5).collect();
         for year in first.year()..=last.year() {
             for holiday in holidays(year) {
                 if holiday >= first && holiday <= last {
@@ -148,13 +150,44 @@ impl TradingDays {
                 }
             }
         }
-        Self { first, open }
+        let mut before = Vec::with_capacity(open.len() + 1);
+        let mut sessions = 0u32;
+        before.push(0);
+        for is_open in &open {
+            sessions += u32::from(*is_open);
+            before.push(sessions);
+        }
+        Self {
+            first,
+            open,
+            before,
+        }
+    }
+
+    /// How many sessions there are from `from` to `to`, inclusive (those
+    /// within the calendar's span).
+    pub fn count(&self, from: NaiveDate, to: NaiveDate) -> usize {
+        let span = self.open.len() as i64;
+        let start = (from - self.first).num_days().clamp(0, span) as usize;
+        let end = ((to - self.first).num_days() + 1).clamp(0, span) as usize;
+        self.before[end].saturating_sub(self.before[start]) as usize
     }
 
     /// Whether `day` is a session (false outside the span).
     pub fn is_session(&self, day: NaiveDate) -> bool {
         let offset = (day - self.first).num_days();
         offset >= 0 && self.open.get(offset as usize).copied().unwrap_or(false)
+    }
+
+    /// Whether the day `offset` days after the calendar's first is a
+    /// session (false outside the span): [`TradingDays::is_session`] by
+    /// number, for a walk along millions of rows.
+    pub fn is_session_at(&self, offset: i64) -> bool {
+        usize::try_from(offset)
+            .ok()
+            .and_then(|i| self.open.get(i))
+            .copied()
+            .unwrap_or(false)
     }
 
     /// The sessions from `from` to `to`, inclusive.
@@ -210,6 +243,27 @@ mod tests {
             .collect();
         // 23, 24, 26, 27, 30, 31 Dec; 2, 3 Jan (25 Dec and 1 Jan closed).
         assert_eq!(sessions.len(), 8);
+        assert_eq!(calendar.count(date(2024, 12, 23), date(2025, 1, 3)), 8);
+        assert_eq!(calendar.count(date(2024, 12, 25), date(2024, 12, 25)), 0);
+        assert_eq!(calendar.count(date(2025, 1, 3), date(2024, 12, 23)), 0);
+        // Clamped to the span: 20 Dec 2024 to 10 Jan 2025 has 13 sessions.
+        let weekdays = |first: NaiveDate, days: i64| {
+            (0..days)
+                .filter(|i| {
+                    let day = first + Duration::days(*i);
+                    !matches!(day.weekday(), Weekday::Sat | Weekday::Sun)
+                        && !holidays(day.year()).contains(&day)
+                })
+                .count()
+        };
+        for first in [date(1, 1, 1), date(1969, 12, 25), date(2024, 12, 20)] {
+            let calendar = TradingDays::between(first, first + Duration::days(400));
+            assert_eq!(
+                calendar.count(first, first + Duration::days(400)),
+                weekdays(first, 401)
+            );
+        }
+        assert_eq!(calendar.count(date(2000, 1, 1), date(2030, 1, 1)), 13);
         assert!(
             !calendar.is_session(date(2025, 1, 9)),
             "Carter day of mourning"

@@ -114,3 +114,49 @@ async fn blank_lines_among_the_rows_are_skipped_with_line_numbers_kept() {
     let err = load("gaps.csv", body.into()).await.unwrap_err().to_string();
     assert!(err.contains(&format!("line {}", blank + 4)), "{err}");
 }
+
+#[tokio::test]
+async fn far_apart_dates_for_many_tickers_are_counted_not_walked() {
+    // 40 kB: each ticker's first bar in the year 1, its last in 9999. Every
+    // session between is missing; the rule once walked each span, millions
+    // of sessions a ticker (hours for a few thousand tickers).
+    let tickers = 600;
+    let mut csv = String::from("Date,Ticker,Open,High,Low,Close,Volume\n");
+    for t in 0..tickers {
+        csv.push_str(&format!("0001-01-03,T{t},1,2,0.5,1,10\n"));
+        csv.push_str(&format!("9999-12-30,T{t},1,2,0.5,1,10\n"));
+    }
+    let loaded = load("far.csv", csv.into()).await.unwrap();
+    assert_eq!(loaded.report.rows, 2 * tickers);
+    let missing = loaded
+        .quality
+        .rules
+        .iter()
+        .find(|r| r.rule.name() == "missing_sessions")
+        .unwrap();
+    // The sessions strictly between the two bars, from the calendar itself.
+    let calendar = nasdaq_core::calendar::TradingDays::between(
+        chrono::NaiveDate::from_ymd_opt(1, 1, 3).unwrap(),
+        chrono::NaiveDate::from_ymd_opt(9999, 12, 30).unwrap(),
+    );
+    let (first, last) = (
+        chrono::NaiveDate::from_ymd_opt(1, 1, 4).unwrap(),
+        chrono::NaiveDate::from_ymd_opt(9999, 12, 29).unwrap(),
+    );
+    let between = calendar.sessions(first, last).count() as u64;
+    assert!(between > 2_000_000, "{between}");
+    assert_eq!(missing.count, tickers as u64 * between);
+    // The examples are the first missing sessions, of the first ticker by name.
+    let dates: Vec<&str> = missing.examples.iter().map(|v| v.date.as_str()).collect();
+    assert_eq!(
+        dates,
+        [
+            "0001-01-04",
+            "0001-01-05",
+            "0001-01-08",
+            "0001-01-09",
+            "0001-01-10"
+        ]
+    );
+    assert!(missing.examples.iter().all(|v| v.ticker == "T0"));
+}
