@@ -565,7 +565,7 @@ impl Loader {
                             *seen += batch.num_rows() as u64;
                             Some(BatchLines {
                                 offset,
-                                relative: (1..=batch.num_rows() as u32).collect(),
+                                relative: Vec::new(),
                             })
                         })
                         .collect();

@@ -18,7 +18,8 @@ use crate::schema;
 #[derive(Debug)]
 pub(crate) struct ParsedChunk {
     pub(crate) batch: RecordBatch,
-    /// For each row, its 1-based line number within the chunk.
+    /// For each row, its 1-based line number within the chunk; empty when
+    /// row `i` is on line `i + 1`, as in most chunks (see [`RowLines`]).
     pub(crate) lines: Vec<u32>,
     /// Newlines in the chunk: how far the next chunk's lines are shifted.
     pub(crate) newlines: u64,
@@ -316,7 +317,7 @@ pub(crate) fn parse_chunk(
     // parts as soon as that column is whole, and only pages no other
     // column shares can go back. (Capacity never written is never resident.)
     let room = estimate.max(SEPARATE_ROWS);
-    let mut rows = Rows::new(layout, filter, room, estimate);
+    let mut rows = Rows::new(layout, filter, room);
     if is_plain(chunk) {
         split_plain(chunk, &mut rows)?;
     } else {
@@ -355,15 +356,42 @@ pub(crate) fn parse_chunk(
     // their size, so that memory follows the rows kept, not the bytes read.
     if batch.num_rows() < room / 4 {
         batch = arrow::compute::concat_batches(&batch.schema(), [&batch]).map_err(internal)?;
-        lines.shrink_to_fit();
+        lines.listed.shrink_to_fit();
     }
     Ok(ParsedChunk {
         batch,
-        lines,
+        lines: lines.listed,
         newlines,
         read_rows,
         negative_volume,
     })
+}
+
+/// The chunk-relative lines of the rows kept, listed only once a row is
+/// not on the line after the one before (a blank line, a repeated header,
+/// a row filtered out): most chunks have none, and a list would be four
+/// bytes a row for the whole load.
+#[derive(Default)]
+struct RowLines {
+    /// Rows kept.
+    rows: u32,
+    /// Per row, its line; empty while row `i` is on line `i + 1`.
+    listed: Vec<u32>,
+    /// Whether a row was not, so that every row's line is listed.
+    listing: bool,
+}
+
+impl RowLines {
+    fn push(&mut self, line: u32) {
+        if !self.listing && line != self.rows + 1 {
+            self.listed = (1..=self.rows).collect();
+            self.listing = true;
+        }
+        if self.listing {
+            self.listed.push(line);
+        }
+        self.rows += 1;
+    }
 }
 
 /// The rows of a chunk as they are parsed: the column builders, and what
@@ -374,7 +402,7 @@ struct Rows<'a> {
     prices: [Float64Builder; 5],
     volume: UInt64Builder,
     /// Per row kept: its chunk-relative line.
-    lines: Vec<u32>,
+    lines: RowLines,
     /// Rows (of the batch) whose volume was negative.
     negative_volume: Vec<u32>,
     /// Records read, before filters.
@@ -406,15 +434,15 @@ struct Rows<'a> {
 }
 
 impl<'a> Rows<'a> {
-    /// Builders with room for `room` rows; `lines` for `estimate`.
-    fn new(layout: &'a Layout, filter: &'a RowFilter, room: usize, estimate: usize) -> Self {
+    /// Builders with room for `room` rows.
+    fn new(layout: &'a Layout, filter: &'a RowFilter, room: usize) -> Self {
         let price = |column, required| (layout.index(column), required);
         Self {
             date: Date32Builder::with_capacity(room),
             ticker: StringBuilder::with_capacity(room, room * 6),
             prices: std::array::from_fn(|_| Float64Builder::with_capacity(room)),
             volume: UInt64Builder::with_capacity(room),
-            lines: Vec::with_capacity(estimate),
+            lines: RowLines::default(),
             negative_volume: Vec::new(),
             read_rows: 0,
             layout,
@@ -572,7 +600,7 @@ impl<'a> Rows<'a> {
         }
         match row_volume {
             Some(v) if v < 0 => {
-                self.negative_volume.push(self.lines.len() as u32);
+                self.negative_volume.push(self.lines.rows);
                 self.volume.append_null();
             }
             other => self.volume.append_option(other.map(|v| v as u64)),
@@ -705,7 +733,7 @@ mod tests {
     fn split_with(chunk: &[u8], plain: bool) -> Outcome {
         let layout = long_layout();
         let filter = RowFilter::default();
-        let mut rows = Rows::new(&layout, &filter, 16, 16);
+        let mut rows = Rows::new(&layout, &filter, 16);
         if plain {
             split_plain(chunk, &mut rows)?;
         } else {
@@ -721,7 +749,12 @@ mod tests {
                 .iter_mut()
                 .map(|b| Arc::new(b.finish()) as ArrayRef),
         );
-        Ok((columns, rows.lines, rows.read_rows, rows.negative_volume))
+        let lines = if rows.lines.listed.is_empty() {
+            (1..=rows.lines.rows).collect()
+        } else {
+            rows.lines.listed
+        };
+        Ok((columns, lines, rows.read_rows, rows.negative_volume))
     }
 
     #[test]

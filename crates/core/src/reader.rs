@@ -91,14 +91,29 @@ pub struct ReadOutput {
 }
 
 /// The source lines of one batch's rows: row `i` is on line
-/// `offset + relative[i]`. A chunk's lines are relative to its start, so
-/// four bytes a row hold them where an absolute line would need eight.
+/// `offset + relative[i]`, or `offset + i + 1` when `relative` is empty.
+/// A chunk's lines are relative to its start, so four bytes a row hold
+/// them where an absolute line would need eight; and a chunk whose rows
+/// are on consecutive lines (most are) lists none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchLines {
     /// Lines before the batch's chunk.
     pub offset: u64,
-    /// Per row, its line within the chunk (1-based).
+    /// Per row, its line within the chunk (1-based); empty when every row
+    /// is on the line after the one before, the first on line 1.
     pub relative: Vec<u32>,
+}
+
+impl BatchLines {
+    /// The line of row `row` (which the batch must have).
+    pub fn line(&self, row: usize) -> u64 {
+        self.offset
+            + if self.relative.is_empty() {
+                row as u64 + 1
+            } else {
+                u64::from(self.relative[row])
+            }
+    }
 }
 
 type Pending = oneshot::Receiver<std::result::Result<ParsedChunk, RowError>>;

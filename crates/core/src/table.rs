@@ -111,10 +111,10 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
         .flat_map(|f| &f.batches)
         .map(RecordBatch::num_rows)
         .sum();
-    let mut sources: Vec<(u32, u64)> = Vec::new();
-    let mut lines: Vec<u32> = Vec::with_capacity(rows);
+    let mut sources: Vec<(u32, BatchLines)> = Vec::new();
     let mut negative_in: Vec<usize> = Vec::new();
     let mut batches = Vec::new();
+    let mut base_row = 0usize;
     for (index, file) in files.into_iter().enumerate() {
         for ((batch, batch_lines), negative) in file
             .batches
@@ -122,10 +122,10 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
             .zip(file.lines)
             .zip(file.negative_volume)
         {
-            let base = lines.len();
+            let base = base_row;
+            base_row += batch.num_rows();
             negative_in.extend(negative.iter().map(|r| base + *r as usize));
-            sources.push((index as u32, batch_lines.offset));
-            lines.extend_from_slice(&batch_lines.relative);
+            sources.push((index as u32, batch_lines));
             batches.push(batch);
         }
     }
@@ -201,7 +201,6 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
             files: names.to_vec(),
             places,
             sources,
-            lines,
             order: order.map(|o| o.rows),
         },
         ranks,

@@ -37,6 +37,7 @@ use chrono::NaiveDate;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::reader::BatchLines;
 use crate::table::{Places, RowGroups, format_date};
 use rules::{Bars, Check, Findings, RULES, RuleSpec};
 
@@ -295,12 +296,8 @@ pub(crate) struct Origins {
     /// The rows in file order, in batches (one a parsed chunk) that each
     /// share a file and a line offset: where each batch lies.
     pub(crate) places: Places,
-    /// Per batch: (file index, line offset).
-    pub(crate) sources: Vec<(u32, u64)>,
-    /// Per row in file order: its line, less its run's offset. Four bytes
-    /// a row instead of sixteen for (file, line): on millions of rows the
-    /// difference is a sizeable part of the load's peak memory.
-    pub(crate) lines: Vec<u32>,
+    /// Per batch: its file's index and its rows' lines.
+    pub(crate) sources: Vec<(u32, BatchLines)>,
     /// The sort: sorted row -> row in file order (`None`: already in order).
     pub(crate) order: Option<Vec<u32>>,
 }
@@ -309,17 +306,16 @@ impl Origins {
     /// The file and line of a row of the sorted table.
     pub(crate) fn at(&self, row: usize) -> (Option<&str>, u64) {
         let original = self.order.as_ref().map_or(row, |o| o[row] as usize);
-        let (Some(&(file, offset)), Some(&line)) = (
-            self.places
-                .get(original)
-                .and_then(|(batch, _)| self.sources.get(batch)),
-            self.lines.get(original),
-        ) else {
+        let Some(((file, lines), row)) = self
+            .places
+            .get(original)
+            .and_then(|(batch, row)| Some((self.sources.get(batch)?, row)))
+        else {
             return (None, 0);
         };
         (
-            self.files.get(file as usize).map(String::as_str),
-            offset + u64::from(line),
+            self.files.get(*file as usize).map(String::as_str),
+            lines.line(row),
         )
     }
 }
@@ -493,8 +489,13 @@ mod tests {
         let origins = Origins {
             files: vec!["f.csv".to_owned()],
             places: Places::new([bars.len()]),
-            sources: vec![(0, 2)],
-            lines: (0..bars.len() as u32).collect(),
+            sources: vec![(
+                0,
+                BatchLines {
+                    offset: 1,
+                    relative: Vec::new(),
+                },
+            )],
             order: None,
         };
         let ranks = Ranks {
