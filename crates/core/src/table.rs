@@ -291,6 +291,21 @@ impl Order {
         self.days[tile.start]..self.days[tile.end]
     }
 
+    /// Cuts `out` (a slot per sorted row) into the tiles' pieces and
+    /// fills each on some core: `fill(piece, tile)`; its answers in order.
+    fn fill_tiles<T: Send, R: Send>(
+        &self,
+        out: &mut [T],
+        fill: impl Fn(&mut [T], &std::ops::Range<usize>) -> R + Sync,
+    ) -> Vec<R> {
+        let tiles = self.tiles();
+        cut(out, tiles.iter().map(|t| self.span(t).len()))
+            .into_par_iter()
+            .zip(&tiles)
+            .map(|(piece, tile)| fill(piece, tile))
+            .collect()
+    }
+
     /// Calls `visit(position, row)` for every sorted position of a tile
     /// and the row in file order it holds: the first row of each date,
     /// then the second of each, and so on. A ticker-major source holds a
@@ -377,17 +392,13 @@ fn gather_primitive<T: arrow::datatypes::ArrowPrimitiveType>(
         .collect();
     // Zeroes come from fresh pages, not from writing them.
     let mut gathered = vec![T::Native::default(); order.rows.len()];
-    let tiles = order.tiles();
-    cut(&mut gathered, tiles.iter().map(|t| order.span(t).len()))
-        .into_par_iter()
-        .zip(&tiles)
-        .for_each(|(piece, tile)| {
-            let base = order.span(tile).start;
-            order.visit(tile, |at, row| {
-                let (batch, index) = places.of(row);
-                piece[at - base] = values[batch][index];
-            });
+    order.fill_tiles(&mut gathered, |piece, tile| {
+        let base = order.span(tile).start;
+        order.visit(tile, |at, row| {
+            let (batch, index) = places.of(row);
+            piece[at - base] = values[batch][index];
         });
+    });
     let nulls = gather_nulls(parts, places, &order.rows);
     std::sync::Arc::new(arrow::array::PrimitiveArray::<T>::new(
         gathered.into(),
@@ -405,24 +416,20 @@ fn gather_strings(parts: &[ArrayRef], places: &Places, order: &Order) -> Result<
     // column's text twice at the end.)
     let tiles = order.tiles();
     let mut offsets = vec![0i32; order.rows.len() + 1];
-    let totals: Vec<usize> = cut(&mut offsets[1..], tiles.iter().map(|t| order.span(t).len()))
-        .into_par_iter()
-        .zip(&tiles)
-        .map(|(ends, tile)| {
-            let base = order.span(tile).start;
-            order.visit(tile, |at, row| {
-                let (batch, index) = places.of(row);
-                ends[at - base] = strings[batch].value_length(index);
-            });
-            // A tile's text is far below 2 GiB: the sum is checked below.
-            let mut total = 0i32;
-            for end in ends.iter_mut() {
-                total += *end;
-                *end = total;
-            }
-            total as usize
-        })
-        .collect();
+    let totals: Vec<usize> = order.fill_tiles(&mut offsets[1..], |ends, tile| {
+        let base = order.span(tile).start;
+        order.visit(tile, |at, row| {
+            let (batch, index) = places.of(row);
+            ends[at - base] = strings[batch].value_length(index);
+        });
+        // A tile's text is far below 2 GiB: the sum is checked below.
+        let mut total = 0i32;
+        for end in ends.iter_mut() {
+            total += *end;
+            *end = total;
+        }
+        total as usize
+    });
     let text: usize = totals.iter().sum();
     if i32::try_from(text).is_err() {
         return Err(crate::Error::Internal {
