@@ -175,8 +175,7 @@ impl TradingDays {
 
     /// Whether `day` is a session (false outside the span).
     pub fn is_session(&self, day: NaiveDate) -> bool {
-        let offset = (day - self.first).num_days();
-        offset >= 0 && self.open.get(offset as usize).copied().unwrap_or(false)
+        self.is_session_at((day - self.first).num_days())
     }
 
     /// Whether the day `offset` days after the calendar's first is a

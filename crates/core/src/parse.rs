@@ -377,17 +377,15 @@ struct RowLines {
     rows: u32,
     /// Per row, its line; empty while row `i` is on line `i + 1`.
     listed: Vec<u32>,
-    /// Whether a row was not, so that every row's line is listed.
-    listing: bool,
 }
 
 impl RowLines {
     fn push(&mut self, line: u32) {
-        if !self.listing && line != self.rows + 1 {
-            self.listed = (1..=self.rows).collect();
-            self.listing = true;
-        }
-        if self.listing {
+        if !self.listed.is_empty() || line != self.rows + 1 {
+            // The first row off the run lists the rows before it.
+            if self.listed.is_empty() {
+                self.listed.extend(1..=self.rows);
+            }
             self.listed.push(line);
         }
         self.rows += 1;

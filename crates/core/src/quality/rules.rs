@@ -164,7 +164,7 @@ impl Findings {
     /// Counts a violation that is no row; builds it only while examples are wanted.
     fn absent(&mut self, violation: impl FnOnce() -> Violation) {
         self.absent += 1;
-        if self.absent_examples.len() < EXAMPLES {
+        if self.wants_absent_examples() {
             self.absent_examples.push(violation());
         }
     }
