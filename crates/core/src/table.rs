@@ -1,8 +1,9 @@
 //! The loaded table: canonical batches sorted by (date, ticker), no duplicates.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, Date32Array, RecordBatch};
 use arrow::compute::concat;
 use arrow::datatypes::{Date32Type, SchemaRef};
 use rayon::prelude::*;
@@ -136,7 +137,25 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
     for batch in &batches {
         day.extend_from_slice(batch.column(0).as_primitive::<Date32Type>().values());
     }
-    let (ranks, distinct) = ticker_ranks(&batches, rows);
+    let (ranks, names_sorted) = ticker_ranks(&batches, rows);
+    let distinct = names_sorted.len();
+    // The batches give up their columns, each column's parts to go as soon
+    // as the column is whole. Dates and tickers (without nulls) go now:
+    // `day` holds the dates, and a ticker is its rank among the names, so
+    // both columns are written from those in the final order, and the
+    // tickers' text, as long as a price column, only at the end.
+    let mut parts: Vec<Vec<ArrayRef>> = (0..schema.fields().len())
+        .map(|i| batches.iter().map(|b| b.column(i).clone()).collect())
+        .collect();
+    drop(batches);
+    let whole = |parts: &[ArrayRef]| parts.iter().all(|p| p.null_count() == 0);
+    let derive_dates = whole(&parts[DATE_COLUMN]);
+    let derive_tickers = whole(&parts[TICKER_COLUMN]);
+    for (column, derived) in [(DATE_COLUMN, derive_dates), (TICKER_COLUMN, derive_tickers)] {
+        if derived {
+            parts[column].clear();
+        }
+    }
 
     let in_order = (1..rows).all(|i| (day[i - 1], ranks[i - 1]) < (day[i], ranks[i]));
     let negative_flag = |row: usize| Flag {
@@ -166,35 +185,50 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
         drop(ranks);
         (Some(order), sorted_ranks, flags)
     };
-    drop(day);
 
-    // Column by column: the batches give up their columns, and each
-    // column's parts go as soon as it is whole. Unsorted rows are gathered
-    // straight from the parts, in the sorted order: no concatenated copy.
-    let mut parts: Vec<Vec<ArrayRef>> = (0..schema.fields().len())
-        .map(|i| batches.iter().map(|b| b.column(i).clone()).collect())
-        .collect();
-    drop(batches);
-    let columns: Vec<ArrayRef> = match &order {
-        // One column at a time, its rows gathered on every core: only one
-        // column is ever held twice.
+    let mut dates: Option<ArrayRef> = derive_dates.then(|| match &order {
+        Some(order) => sorted_dates(&day, order),
+        None => Arc::new(Date32Array::new(std::mem::take(&mut day).into(), None)),
+    });
+    drop(day);
+    let mut columns: Vec<Option<ArrayRef>> = match &order {
+        // One column at a time, its rows gathered on every core (straight
+        // from the parts: no concatenated copy): only one column is ever
+        // held twice.
         Some(order) => parts
             .iter_mut()
-            .map(|parts| gather(&std::mem::take(parts), &places, order))
+            .map(|parts| match parts.as_slice() {
+                [] => Ok(None),
+                _ => gather(&std::mem::take(parts), &places, order).map(Some),
+            })
             .collect::<Result<_>>()?,
         None => parts
             .par_iter_mut()
-            .enumerate()
-            .map(|(i, parts)| {
+            .map(|parts| {
                 let parts = std::mem::take(parts);
                 Ok(match parts.as_slice() {
-                    [] => arrow::array::new_empty_array(schema.field(i).data_type()),
-                    [one] => one.clone(),
-                    many => concat(&many.iter().map(AsRef::as_ref).collect::<Vec<&dyn Array>>())?,
+                    [] => None,
+                    [one] => Some(one.clone()),
+                    many => Some(concat(
+                        &many.iter().map(AsRef::as_ref).collect::<Vec<&dyn Array>>(),
+                    )?),
                 })
             })
             .collect::<Result<_>>()?,
     };
+    if derive_dates {
+        columns[DATE_COLUMN] = dates.take();
+    }
+    if derive_tickers {
+        columns[TICKER_COLUMN] = Some(sorted_tickers(&ranks, &names_sorted)?);
+    }
+    let columns = columns
+        .into_iter()
+        .enumerate()
+        .map(|(i, column)| {
+            column.unwrap_or_else(|| arrow::array::new_empty_array(schema.field(i).data_type()))
+        })
+        .collect();
     Ok(Sorted {
         table: RecordBatch::try_new(schema, columns)?,
         origins: Origins {
@@ -406,6 +440,53 @@ fn gather_primitive<T: arrow::datatypes::ArrowPrimitiveType>(
     ))
 }
 
+/// The canonical schema's date column.
+const DATE_COLUMN: usize = 0;
+/// The canonical schema's ticker column.
+const TICKER_COLUMN: usize = 1;
+
+/// The sorted rows' dates: each of the order's runs of one date, filled
+/// with it.
+fn sorted_dates(day: &[i32], order: &Order) -> ArrayRef {
+    let mut dates = vec![0i32; order.rows.len()];
+    for run in order.days.windows(2) {
+        dates[run[0]..run[1]].fill(day[order.rows[run[0]] as usize]);
+    }
+    std::sync::Arc::new(arrow::array::Date32Array::new(dates.into(), None))
+}
+
+/// A column's text fits an array's 32-bit offsets.
+fn check_ticker_text(text: usize) -> Result<()> {
+    if i32::try_from(text).is_err() {
+        return Err(crate::Error::Internal {
+            message: "the tickers of the loaded rows exceed 2 GiB of text; \
+                      load fewer rows at a time (filter by tickers or dates)"
+                .to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The sorted rows' tickers, written from their ranks among `names`.
+fn sorted_tickers(ranks: &[u32], names: &[String]) -> Result<ArrayRef> {
+    let text: usize = ranks.iter().map(|r| names[*r as usize].len()).sum();
+    check_ticker_text(text)?;
+    let mut values = Vec::with_capacity(text);
+    let mut offsets = Vec::with_capacity(ranks.len() + 1);
+    offsets.push(0i32);
+    for rank in ranks {
+        values.extend_from_slice(names[*rank as usize].as_bytes());
+        // Below 2 GiB: checked above.
+        offsets.push(values.len() as i32);
+    }
+    // Whole names, rising offsets: `try_new`'s checks hold by construction.
+    Ok(std::sync::Arc::new(arrow::array::StringArray::try_new(
+        arrow::buffer::OffsetBuffer::new(offsets.into()),
+        values.into(),
+        None,
+    )?))
+}
+
 fn gather_strings(parts: &[ArrayRef], places: &Places, order: &Order) -> Result<ArrayRef> {
     let strings: Vec<&arrow::array::StringArray> =
         parts.iter().map(|p| p.as_string::<i32>()).collect();
@@ -431,13 +512,7 @@ fn gather_strings(parts: &[ArrayRef], places: &Places, order: &Order) -> Result<
         total as usize
     });
     let text: usize = totals.iter().sum();
-    if i32::try_from(text).is_err() {
-        return Err(crate::Error::Internal {
-            message: "the tickers of the loaded rows exceed 2 GiB of text; \
-                      load fewer rows at a time (filter by tickers or dates)"
-                .to_owned(),
-        });
-    }
+    check_ticker_text(text)?;
     let mut values = vec![0u8; text];
     let bases: Vec<i32> = totals
         .iter()
@@ -475,8 +550,8 @@ fn gather_strings(parts: &[ArrayRef], places: &Places, order: &Order) -> Result<
 
 /// Per row of `batches` (in order), the rank of its ticker among the
 /// sorted distinct names, so that (date, rank) orders like (date, ticker);
-/// and how many distinct tickers there are.
-fn ticker_ranks(batches: &[RecordBatch], rows: usize) -> (Vec<u32>, usize) {
+/// and the sorted distinct names.
+fn ticker_ranks(batches: &[RecordBatch], rows: usize) -> (Vec<u32>, Vec<String>) {
     let mut ids: HashMap<&str, u32> = HashMap::new();
     let mut row_ids = Vec::with_capacity(rows);
     let mut last: Option<(&str, u32)> = None;
@@ -504,7 +579,11 @@ fn ticker_ranks(batches: &[RecordBatch], rows: usize) -> (Vec<u32>, usize) {
     for id in &mut row_ids {
         *id = rank[*id as usize];
     }
-    (row_ids, names_sorted.len())
+    let names = names_sorted
+        .into_iter()
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    (row_ids, names)
 }
 
 /// Row indices in (date, rank) order, equal pairs in row order. Trading
@@ -560,9 +639,9 @@ fn order_by_date_then_rank(
 
 /// Items grouped by a small dense key (days of a date range, ticker ranks)
 /// with a stable counting sort: counting beats comparing when the keys are
-/// few, and within a group the items keep their rows' order. Sorting by date
-/// and walking each ticker's series both group this way.
-pub(crate) struct RowGroups<T> {
+/// few, and within a group the items keep their rows' order: the sort by
+/// (date, rank) is two of these.
+struct RowGroups<T> {
     /// Group `k` is `items[starts[k]..starts[k + 1]]`.
     starts: Vec<usize>,
     /// The items, group after group.
@@ -572,7 +651,7 @@ pub(crate) struct RowGroups<T> {
 impl<T: Clone + Default> RowGroups<T> {
     /// Groups `item(row)` of rows `0..rows` by `key(row)`, which must be
     /// below `groups`.
-    pub(crate) fn new(
+    fn new(
         rows: usize,
         groups: usize,
         key: impl Fn(usize) -> usize,
@@ -596,9 +675,10 @@ impl<T: Clone + Default> RowGroups<T> {
     }
 }
 
+#[cfg(test)]
 impl<T> RowGroups<T> {
     /// The groups in key order, empty ones included.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &[T]> {
+    fn iter(&self) -> impl Iterator<Item = &[T]> {
         self.starts.windows(2).map(|w| &self.items[w[0]..w[1]])
     }
 }

@@ -38,7 +38,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::reader::BatchLines;
-use crate::table::{Places, RowGroups, format_date};
+use crate::table::{Places, format_date};
 use rules::{Bars, Check, Findings, RULES, RuleSpec};
 
 /// What happens to rows that break a rule.
@@ -357,13 +357,6 @@ pub(crate) fn evaluate(
 ) -> Verdict {
     let rows = table.num_rows();
     let price = |i: usize| table.column(i).as_primitive::<Float64Type>();
-    let series = RowGroups::new(
-        rows,
-        ranks.tickers,
-        |row| ranks.ranks[row] as usize,
-        // Row numbers fit u32 (the sort's order is u32 too): half the memory of usize.
-        |row| row as u32,
-    );
     let bars = Bars {
         date: table.column(0).as_primitive::<Date32Type>(),
         ticker: table.column(1).as_string::<i32>(),
@@ -374,7 +367,7 @@ pub(crate) fn evaluate(
         adj_close: price(6),
         ranks: ranks.ranks,
         origins,
-        series: &series,
+        tickers: ranks.tickers,
         today,
     };
     // The rules are independent: check them in parallel.

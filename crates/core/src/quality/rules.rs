@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use super::{EXAMPLES, Origins, Policy, Rule, Violation};
 use crate::calendar::TradingDays;
 use crate::parse::EPOCH_DAYS_FROM_CE;
-use crate::table::{RowGroups, format_date};
+use crate::table::format_date;
 
 /// One rule: what it is called, how strict it is by default, and how it checks.
 #[derive(Debug)]
@@ -118,9 +118,8 @@ pub(crate) struct Bars<'a> {
     pub(crate) ranks: &'a [u32],
     /// Where each row came from, for details that name another row.
     pub(crate) origins: &'a Origins,
-    /// Each ticker's rows in date order, tickers by rank: built once for
-    /// every rule that looks along a series.
-    pub(crate) series: &'a RowGroups<u32>,
+    /// Distinct tickers: ranks are below it.
+    pub(crate) tickers: usize,
     /// Today (UTC).
     pub(crate) today: NaiveDate,
 }
@@ -268,28 +267,34 @@ const PRICE_JUMP: RuleSpec = RuleSpec {
 
 /// Flags the later bar of a jump; a split shows in the close but not in the
 /// adjusted close, so a calm adjusted close excuses it.
+///
+/// The rows are in (date, ticker) order, so a ticker's rows come in date
+/// order: walking them all once, with each ticker's last row, visits every
+/// pair of consecutive bars of a ticker (without a list of each ticker's
+/// rows, as long as the table).
 fn price_jump(bars: &Bars<'_>, found: &mut Findings) {
     let plausible = |ratio: f64| (1.0 / 50.0..=50.0).contains(&ratio);
     let (close, adj) = (bars.close, bars.adj_close);
-    for series in bars.series.iter() {
-        for pair in series.windows(2) {
-            let (a, b) = (pair[0] as usize, pair[1] as usize);
-            let ratio = close.value(b) / close.value(a);
-            if plausible(ratio) {
-                continue;
-            }
-            let adjusted =
-                adj.is_valid(a) && adj.is_valid(b) && plausible(adj.value(b) / adj.value(a));
-            if !adjusted {
-                found.flag(
-                    b,
-                    format!(
-                        "close {} -> {} ({ratio:.1}x)",
-                        close.value(a),
-                        close.value(b)
-                    ),
-                );
-            }
+    let mut last: Vec<Option<u32>> = vec![None; bars.tickers];
+    for b in 0..bars.rows() {
+        let Some(a) = last[bars.ranks[b] as usize].replace(b as u32) else {
+            continue;
+        };
+        let a = a as usize;
+        let ratio = close.value(b) / close.value(a);
+        if plausible(ratio) {
+            continue;
+        }
+        let adjusted = adj.is_valid(a) && adj.is_valid(b) && plausible(adj.value(b) / adj.value(a));
+        if !adjusted {
+            found.flag(
+                b,
+                format!(
+                    "close {} -> {} ({ratio:.1}x)",
+                    close.value(a),
+                    close.value(b)
+                ),
+            );
         }
     }
 }
@@ -303,38 +308,54 @@ const MISSING_SESSIONS: RuleSpec = RuleSpec {
     check: Check::Table(missing_sessions),
 };
 
+/// One ticker's span of rows, as [`missing_sessions`] walks the table.
+#[derive(Clone, Copy)]
+struct Span {
+    first_row: u32,
+    last_row: u32,
+    /// Distinct sessions with a bar.
+    present: u32,
+}
+
 fn missing_sessions(bars: &Bars<'_>, found: &mut Findings) {
     let day = bars.date.values();
-    // One calendar for the whole table; each ticker walks its own span of it.
-    let (Some(first), Some(last)) = (day.iter().min(), day.iter().max()) else {
+    // One calendar for the whole table; each ticker counts in its own span of it.
+    let (Some(first), Some(last)) = (day.first(), day.last()) else {
         return;
     };
     let calendar = TradingDays::between(to_date(*first), to_date(*last));
-    for series in bars.series.iter() {
-        let (Some(&first_row), Some(&last_row)) = (series.first(), series.last()) else {
-            continue;
-        };
-        let (first_row, last_row) = (first_row as usize, last_row as usize);
+    // One walk along the (date, ticker) order: each ticker's rows come in
+    // date order, so a ticker's first and last rows and its distinct
+    // sessions are found with a slot a ticker.
+    let mut spans: Vec<Option<Span>> = vec![None; bars.tickers];
+    for (row, date) in day.iter().enumerate() {
+        let slot = &mut spans[bars.ranks[row] as usize];
+        let new_date = slot.is_none_or(|s| day[s.last_row as usize] != *date);
+        let session = new_date && calendar.is_session_at(i64::from(*date) - i64::from(*first));
+        let span = slot.get_or_insert(Span {
+            first_row: row as u32,
+            last_row: row as u32,
+            present: 0,
+        });
+        span.last_row = row as u32;
+        span.present += u32::from(session);
+    }
+    for (rank, span) in spans.iter().enumerate() {
+        let Some(span) = span else { continue };
+        let (first_row, last_row) = (span.first_row as usize, span.last_row as usize);
         // Counted, not walked: the sessions of the ticker's span less the
         // distinct sessions it has. (Walking every session of every span
         // made a small file of far-apart dates, 0001 to 9999 for a few
         // thousand tickers, take hours.)
         let sessions = calendar.count(to_date(day[first_row]), to_date(day[last_row]));
-        let mut present = 0usize;
-        let mut previous = None;
-        for row in series {
-            let date = day[*row as usize];
-            if previous != Some(date) && calendar.is_session_at(i64::from(date) - i64::from(*first))
-            {
-                present += 1;
-            }
-            previous = Some(date);
-        }
-        let mut absent = sessions.saturating_sub(present);
+        let mut absent = sessions.saturating_sub(span.present as usize);
         // The first few missing sessions, as examples: found by walking the
         // span only while examples are still wanted.
         let symbol = bars.ticker.value(first_row);
-        let mut present = series.iter().map(|r| day[*r as usize]).peekable();
+        let mut present = (first_row..=last_row)
+            .filter(|r| bars.ranks[*r] as usize == rank)
+            .map(|r| day[r])
+            .peekable();
         let mut walk = calendar.sessions(to_date(day[first_row]), to_date(day[last_row]));
         while absent > 0 && found.wants_absent_examples() {
             let Some(session) = walk.next() else { break };
