@@ -167,11 +167,23 @@ pub fn write_table(table: &Table, path: &Path, options: &WriteOptions) -> Result
         source,
     };
     let dir = output_dir(path)?;
-    let temp = tempfile::Builder::new()
-        .prefix(".nasdaq-output-")
-        .suffix(".partial")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".nasdaq-output-").suffix(".partial");
+    // A new output gets what any program's new file gets (read and write
+    // for all, less the umask), not a temporary file's private 0600, which
+    // left outputs unreadable to the group that shares them.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let temp = builder
         .tempfile_in(&dir)
         .map_err(|err| cannot_create_in(path, &dir, err))?;
+    // A file put in the place of another keeps its mode, as if it had been
+    // rewritten in place.
+    if let Ok(existing) = std::fs::metadata(path) {
+        temp.as_file()
+            .set_permissions(existing.permissions())
+            .map_err(|err| failure(err.into()))?;
+    }
     let file = temp
         .as_file()
         .try_clone()

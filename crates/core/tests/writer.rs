@@ -172,3 +172,31 @@ async fn a_cancelled_write_puts_nothing_in_place() {
         .collect();
     assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
 }
+
+/// An output's mode is a new file's (the umask's), or the mode of the file
+/// it replaces; not the private mode of the temporary file it was written as.
+#[cfg(unix)]
+#[tokio::test]
+async fn an_output_gets_a_new_files_mode_or_keeps_the_replaced_ones() {
+    use std::os::unix::fs::PermissionsExt;
+    let table = table().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let plain = dir.path().join("plain");
+    std::fs::File::create(&plain).unwrap();
+    let fresh = dir.path().join("fresh.parquet");
+    write_table(&table, &fresh, &WriteOptions::default()).unwrap();
+    assert_eq!(mode(&fresh), mode(&plain));
+    assert_ne!(
+        mode(&fresh),
+        0o600,
+        "the umask here would not tell them apart"
+    );
+
+    let shared = dir.path().join("shared.parquet");
+    std::fs::write(&shared, b"old").unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
+    write_table(&table, &shared, &WriteOptions::default()).unwrap();
+    assert_eq!(mode(&shared), 0o640);
+}
