@@ -180,7 +180,7 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
             }
             flags.extend(negative_in.into_iter().map(|r| negative_flag(position[r])));
         }
-        let sorted_ranks = order.rows.iter().map(|i| ranks[*i as usize]).collect();
+        let sorted_ranks = order.rows.par_iter().map(|i| ranks[*i as usize]).collect();
         // Now, not at the end of the function: the load's peak is ahead.
         drop(ranks);
         (Some(order), sorted_ranks, flags)
@@ -467,18 +467,37 @@ fn check_ticker_text(text: usize) -> Result<()> {
     Ok(())
 }
 
-/// The sorted rows' tickers, written from their ranks among `names`.
+/// The sorted rows' tickers, written from their ranks among `names`: the
+/// offsets in one pass, then the text in pieces on every core.
 fn sorted_tickers(ranks: &[u32], names: &[String]) -> Result<ArrayRef> {
-    let text: usize = ranks.iter().map(|r| names[*r as usize].len()).sum();
-    check_ticker_text(text)?;
-    let mut values = Vec::with_capacity(text);
     let mut offsets = Vec::with_capacity(ranks.len() + 1);
+    let mut end = 0usize;
     offsets.push(0i32);
     for rank in ranks {
-        values.extend_from_slice(names[*rank as usize].as_bytes());
-        // Below 2 GiB: checked above.
-        offsets.push(values.len() as i32);
+        end += names[*rank as usize].len();
+        // Checked below, before the text is written.
+        offsets.push(end as i32);
     }
+    check_ticker_text(end)?;
+    let mut values = vec![0u8; end];
+    let pieces = ranks.len().div_ceil(GATHER_ROWS).max(1);
+    let bounds: Vec<usize> = (0..=pieces)
+        .map(|p| (p * GATHER_ROWS).min(ranks.len()))
+        .collect();
+    let lengths = bounds
+        .windows(2)
+        .map(|w| (offsets[w[1]] - offsets[w[0]]) as usize);
+    cut(&mut values, lengths)
+        .into_par_iter()
+        .zip(bounds.par_windows(2))
+        .for_each(|(piece, w)| {
+            let mut at = 0;
+            for rank in &ranks[w[0]..w[1]] {
+                let name = names[*rank as usize].as_bytes();
+                piece[at..at + name.len()].copy_from_slice(name);
+                at += name.len();
+            }
+        });
     // Whole names, rising offsets: `try_new`'s checks hold by construction.
     Ok(std::sync::Arc::new(arrow::array::StringArray::try_new(
         arrow::buffer::OffsetBuffer::new(offsets.into()),
@@ -616,19 +635,26 @@ fn order_by_date_then_rank(
         return Order { rows, days };
     }
     let slot = |d: i32| (i64::from(d) - i64::from(min_day)) as usize;
-    let by_rank = RowGroups::new(
-        day.len(),
-        tickers,
-        |row| ranks[row] as usize,
-        |row| row as u32,
-    );
-    let rows = &by_rank.items;
-    let RowGroups { mut starts, items } = RowGroups::new(
-        rows.len(),
-        span,
-        |i| slot(day[rows[i] as usize]),
-        |i| rows[i],
-    );
+    // A file of one ticker after another, tickers in name order (how
+    // per-ticker exports are put together), is in rank order already: the
+    // sort by date alone, stable, finishes it.
+    let RowGroups { mut starts, items } = if ranks.windows(2).all(|w| w[0] <= w[1]) {
+        RowGroups::new(day.len(), span, |row| slot(day[row]), |row| row as u32)
+    } else {
+        let by_rank = RowGroups::new(
+            day.len(),
+            tickers,
+            |row| ranks[row] as usize,
+            |row| row as u32,
+        );
+        let rows = &by_rank.items;
+        RowGroups::new(
+            rows.len(),
+            span,
+            |i| slot(day[rows[i] as usize]),
+            |i| rows[i],
+        )
+    };
     // Dates with rows only (the range has weekends and holidays).
     starts.dedup();
     Order {
@@ -726,15 +752,23 @@ mod tests {
             state ^= state << 17;
             state % below
         };
-        for spread in [40u64, 1_000_000] {
+        // Ranks at random, and in rank order (a file of one ticker after
+        // another, by name), which the sort by date alone finishes.
+        for (spread, ranked) in [(40u64, false), (1_000_000, false), (40, true)] {
             let rows = 20_000;
             let day: Vec<i32> = (0..rows).map(|_| next(spread) as i32 - 7).collect();
-            let ranks: Vec<u32> = (0..rows).map(|_| next(50) as u32).collect();
+            let mut ranks: Vec<u32> = (0..rows).map(|_| next(50) as u32).collect();
+            if ranked {
+                ranks.sort_unstable();
+            }
             let mut expected: Vec<u32> = (0..rows as u32).collect();
             expected.sort_by_key(|row| (day[*row as usize], ranks[*row as usize]));
             let (min, max) = (*day.iter().min().unwrap(), *day.iter().max().unwrap());
             let order = order_by_date_then_rank(&day, &ranks, 50, min, max);
-            assert_eq!(order.rows, expected, "dates spread over {spread} days");
+            assert_eq!(
+                order.rows, expected,
+                "dates spread over {spread} days, {ranked}"
+            );
             // Each date's run holds that date alone, the runs in date order.
             let date = |at: usize| day[order.rows[at] as usize];
             assert_eq!((order.days[0], order.days.last()), (0, Some(&rows)));
