@@ -428,9 +428,17 @@ fn gather_primitive<T: arrow::datatypes::ArrowPrimitiveType>(
     let mut gathered = vec![T::Native::default(); order.rows.len()];
     order.fill_tiles(&mut gathered, |piece, tile| {
         let base = order.span(tile).start;
+        // The visit reads a ticker's dates one after another: mostly the
+        // next row of the same part, found without a lookup.
+        let mut part: &[T::Native] = &[];
+        let mut first = 0;
         order.visit(tile, |at, row| {
-            let (batch, index) = places.of(row);
-            piece[at - base] = values[batch][index];
+            if row < first || row - first >= part.len() {
+                let (batch, index) = places.of(row);
+                part = values[batch];
+                first = row - index;
+            }
+            piece[at - base] = part[row - first];
         });
     });
     let nulls = gather_nulls(parts, places, &order.rows);
