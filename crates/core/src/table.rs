@@ -140,21 +140,23 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
     let (ranks, names_sorted) = ticker_ranks(&batches, rows);
     let distinct = names_sorted.len();
     // The batches give up their columns, each column's parts to go as soon
-    // as the column is whole. Dates and tickers (without nulls) go now:
-    // `day` holds the dates, and a ticker is its rank among the names, so
-    // both columns are written from those in the final order, and the
-    // tickers' text, as long as a price column, only at the end.
+    // as the column is whole. Dates and tickers go now: `day` holds the
+    // dates, and a ticker is its rank among the names, so both columns are
+    // written from those in the final order, and the tickers' text, as
+    // long as a price column, only at the end. (Neither is ever null: the
+    // canonical schema says so, and the parser writes a value or rejects
+    // the row.)
     let mut parts: Vec<Vec<ArrayRef>> = (0..schema.fields().len())
         .map(|i| batches.iter().map(|b| b.column(i).clone()).collect())
         .collect();
     drop(batches);
-    let whole = |parts: &[ArrayRef]| parts.iter().all(|p| p.null_count() == 0);
-    let derive_dates = whole(&parts[DATE_COLUMN]);
-    let derive_tickers = whole(&parts[TICKER_COLUMN]);
-    for (column, derived) in [(DATE_COLUMN, derive_dates), (TICKER_COLUMN, derive_tickers)] {
-        if derived {
-            parts[column].clear();
+    for column in [DATE_COLUMN, TICKER_COLUMN] {
+        if parts[column].iter().any(|p| p.null_count() > 0) {
+            return Err(crate::Error::Internal {
+                message: format!("a parsed chunk has a null {}", schema.field(column).name()),
+            });
         }
+        parts[column].clear();
     }
 
     let in_order = (1..rows).all(|i| (day[i - 1], ranks[i - 1]) < (day[i], ranks[i]));
@@ -186,11 +188,10 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
         (Some(order), sorted_ranks, flags)
     };
 
-    let mut dates: Option<ArrayRef> = derive_dates.then(|| match &order {
+    let dates: ArrayRef = match &order {
         Some(order) => sorted_dates(&day, order),
-        None => Arc::new(Date32Array::new(std::mem::take(&mut day).into(), None)),
-    });
-    drop(day);
+        None => Arc::new(Date32Array::new(day.into(), None)),
+    };
     let mut columns: Vec<Option<ArrayRef>> = match &order {
         // One column at a time, its rows gathered on every core (straight
         // from the parts: no concatenated copy): only one column is ever
@@ -216,12 +217,8 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
             })
             .collect::<Result<_>>()?,
     };
-    if derive_dates {
-        columns[DATE_COLUMN] = dates.take();
-    }
-    if derive_tickers {
-        columns[TICKER_COLUMN] = Some(sorted_tickers(&ranks, &names_sorted)?);
-    }
+    columns[DATE_COLUMN] = Some(dates);
+    columns[TICKER_COLUMN] = Some(sorted_tickers(&ranks, &names_sorted)?);
     let columns = columns
         .into_iter()
         .enumerate()
@@ -383,10 +380,8 @@ fn gather(parts: &[ArrayRef], places: &Places, order: &Order) -> Result<ArrayRef
         });
     };
     Ok(match first.data_type() {
-        DataType::Date32 => gather_primitive::<Date32Type>(parts, places, order),
         DataType::Float64 => gather_primitive::<Float64Type>(parts, places, order),
         DataType::UInt64 => gather_primitive::<UInt64Type>(parts, places, order),
-        DataType::Utf8 => gather_strings(parts, places, order)?,
         other => {
             return Err(crate::Error::Internal {
                 message: format!("gathering rows of a {other} column"),
@@ -460,7 +455,7 @@ fn sorted_dates(day: &[i32], order: &Order) -> ArrayRef {
     for run in order.days.windows(2) {
         dates[run[0]..run[1]].fill(day[order.rows[run[0]] as usize]);
     }
-    std::sync::Arc::new(arrow::array::Date32Array::new(dates.into(), None))
+    Arc::new(Date32Array::new(dates.into(), None))
 }
 
 /// A column's text fits an array's 32-bit offsets.
@@ -507,71 +502,10 @@ fn sorted_tickers(ranks: &[u32], names: &[String]) -> Result<ArrayRef> {
             }
         });
     // Whole names, rising offsets: `try_new`'s checks hold by construction.
-    Ok(std::sync::Arc::new(arrow::array::StringArray::try_new(
+    Ok(Arc::new(arrow::array::StringArray::try_new(
         arrow::buffer::OffsetBuffer::new(offsets.into()),
         values.into(),
         None,
-    )?))
-}
-
-fn gather_strings(parts: &[ArrayRef], places: &Places, order: &Order) -> Result<ArrayRef> {
-    let strings: Vec<&arrow::array::StringArray> =
-        parts.iter().map(|p| p.as_string::<i32>()).collect();
-    // Two passes over the tiles, each on every core: each row's length,
-    // summed into ends relative to its tile; then, once each tile's place
-    // in the text is known, the text itself. (Keeping each tile's text
-    // apart, to skip the second search for the rows' places, held the
-    // column's text twice at the end.)
-    let tiles = order.tiles();
-    let mut offsets = vec![0i32; order.rows.len() + 1];
-    let totals: Vec<usize> = order.fill_tiles(&mut offsets[1..], |ends, tile| {
-        let base = order.span(tile).start;
-        order.visit(tile, |at, row| {
-            let (batch, index) = places.of(row);
-            ends[at - base] = strings[batch].value_length(index);
-        });
-        // A tile's text is far below 2 GiB: the sum is checked below.
-        let mut total = 0i32;
-        for end in ends.iter_mut() {
-            total += *end;
-            *end = total;
-        }
-        total as usize
-    });
-    let text: usize = totals.iter().sum();
-    check_ticker_text(text)?;
-    let mut values = vec![0u8; text];
-    let bases: Vec<i32> = totals
-        .iter()
-        .scan(0, |base, total| {
-            let this = *base;
-            *base += *total as i32;
-            Some(this)
-        })
-        .collect();
-    cut(&mut offsets[1..], tiles.iter().map(|t| order.span(t).len()))
-        .into_par_iter()
-        .zip(cut(&mut values, totals))
-        .zip(&tiles)
-        .zip(bases)
-        .for_each(|(((ends, piece), tile), base)| {
-            let first = order.span(tile).start;
-            order.visit(tile, |at, row| {
-                let (batch, index) = places.of(row);
-                let text = strings[batch].value(index).as_bytes();
-                let end = ends[at - first] as usize;
-                piece[end - text.len()..end].copy_from_slice(text);
-            });
-            // Below 2 GiB: checked above.
-            ends.iter_mut().for_each(|end| *end += base);
-        });
-    let nulls = gather_nulls(parts, places, &order.rows);
-    // The offsets rise from 0 and the values are whole strings of UTF-8
-    // arrays: `try_new`'s checks hold by construction.
-    Ok(std::sync::Arc::new(arrow::array::StringArray::try_new(
-        arrow::buffer::OffsetBuffer::new(offsets.into()),
-        values.into(),
-        nulls,
     )?))
 }
 

@@ -177,11 +177,15 @@ pub fn write_table(table: &Table, path: &Path, options: &WriteOptions) -> Result
     let temp = builder
         .tempfile_in(&dir)
         .map_err(|err| cannot_create_in(path, &dir, err))?;
-    // A file put in the place of another keeps its mode, as if it had been
-    // rewritten in place.
+    // A file put in the place of another keeps its read, write and execute
+    // bits (not setuid, setgid or sticky), as if it had been rewritten in
+    // place; its group is the directory's, as for any new file.
+    #[cfg(unix)]
     if let Ok(existing) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = existing.permissions().mode() & 0o777;
         temp.as_file()
-            .set_permissions(existing.permissions())
+            .set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(|err| failure(err.into()))?;
     }
     let file = temp

@@ -451,7 +451,7 @@ mod tests {
     use super::*;
 
     /// Evaluates sorted bars (date as days since 2024-01-01, a Monday;
-    /// ticker; close), each ticker ranked by its first appearance.
+    /// ticker; close), each ticker ranked by its name.
     fn evaluate_bars(bars: &[(i32, &str, f64)], policies: &Policies) -> Verdict {
         let monday = 19723; // 2024-01-01 in Date32 days.
         let mut names: Vec<&str> = bars.iter().map(|b| b.1).collect();

@@ -106,6 +106,8 @@ const _: () = {
 };
 
 /// What the checks look at: the table sorted by (date, ticker), by column.
+/// The rules along a ticker's series rely on that order: a ticker's rows
+/// come in date order, and the first and last rows hold the date range.
 pub(crate) struct Bars<'a> {
     pub(crate) date: &'a Date32Array,
     pub(crate) ticker: &'a StringArray,
