@@ -7,6 +7,9 @@
 //! - `memory`:  `fetch FILE --json` (load into an in-memory table, no output);
 //! - `parquet`: `fetch FILE --output OUT.parquet --json`.
 //!
+//! Every run is a cold load: the caches are off (`NASDAQ_CACHE_ENABLED=false`),
+//! or all but the first run would read the table cache the first one filled.
+//!
 //! Run: `cargo bench -p nasdaq-cli --bench fetch`.
 
 use std::path::{Path, PathBuf};
@@ -106,6 +109,7 @@ fn main() {
                 .env_remove("NASDAQ_BENCH_RUNS")
                 .env_remove("NASDAQ_BENCH_TICKERS")
                 .env_remove("NASDAQ_BENCH_YEARS")
+                .env("NASDAQ_CACHE_ENABLED", "false")
                 .stdout(Stdio::null())
                 .spawn()
                 .expect("run nasdaq-cli");
