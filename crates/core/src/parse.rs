@@ -5,9 +5,14 @@
 
 use std::sync::Arc;
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use arrow::array::{
-    ArrayRef, Date32Builder, Float64Builder, RecordBatch, StringBuilder, UInt64Builder,
+    ArrayRef, Date32Builder, DictionaryArray, Float64Builder, RecordBatch, StringArray,
+    UInt32Array, UInt64Builder,
 };
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type};
 
 use chrono::Datelike;
 
@@ -300,7 +305,28 @@ impl RowFilter {
 /// allocations.
 const SEPARATE_ROWS: usize = (512 << 10) / 4 + 64;
 
-/// Parses whole CSV lines (no header) into a canonical batch.
+/// The schema of a parsed chunk: the canonical one, but for the ticker, a
+/// dictionary of the chunk's names. A row holds a four-byte id instead of
+/// its name's text and offset, and the sort ranks a chunk's few names
+/// instead of every row's; the sorted table's tickers are written from the
+/// ranks.
+static PARSED: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let fields = schema::canonical()
+        .fields()
+        .iter()
+        .map(|field| match field.name().as_str() {
+            schema::TICKER => Arc::new(Field::new(
+                schema::TICKER,
+                DataType::Dictionary(Box::new(DataType::UInt32), Box::new(DataType::Utf8)),
+                false,
+            )),
+            _ => field.clone(),
+        })
+        .collect::<Vec<_>>();
+    Arc::new(Schema::new(fields))
+});
+
+/// Parses whole CSV lines (no header) into a batch of [`PARSED`]'s schema.
 pub(crate) fn parse_chunk(
     chunk: &[u8],
     layout: &Layout,
@@ -325,7 +351,8 @@ pub(crate) fn parse_chunk(
     }
     let Rows {
         mut date,
-        mut ticker,
+        ticker_ids,
+        ticker_names,
         prices,
         mut volume,
         mut lines,
@@ -335,9 +362,19 @@ pub(crate) fn parse_chunk(
     } = rows;
 
     let [open, high, low, close, adj_close] = prices.map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    let internal = |err: arrow::error::ArrowError| RowError::Value {
+        line: 0,
+        field: 0,
+        message: err.to_string(),
+    };
+    let tickers = DictionaryArray::<UInt32Type>::try_new(
+        UInt32Array::from(ticker_ids),
+        Arc::new(StringArray::from(ticker_names)),
+    )
+    .map_err(internal)?;
     let columns: Vec<ArrayRef> = vec![
         Arc::new(date.finish()),
-        Arc::new(ticker.finish()),
+        Arc::new(tickers),
         open,
         high,
         low,
@@ -345,12 +382,7 @@ pub(crate) fn parse_chunk(
         adj_close,
         Arc::new(volume.finish()),
     ];
-    let internal = |err: arrow::error::ArrowError| RowError::Value {
-        line: 0,
-        field: 0,
-        message: err.to_string(),
-    };
-    let mut batch = RecordBatch::try_new(schema::canonical(), columns).map_err(internal)?;
+    let mut batch = RecordBatch::try_new(PARSED.clone(), columns).map_err(internal)?;
     // The builders were sized for a full chunk (or more); when filters,
     // blank lines or a small file leave few rows, copy them into buffers of
     // their size, so that memory follows the rows kept, not the bytes read.
@@ -396,7 +428,14 @@ impl RowLines {
 /// each record is read by.
 struct Rows<'a> {
     date: Date32Builder,
-    ticker: StringBuilder,
+    /// Per row, its ticker's place in `ticker_names`.
+    ticker_ids: Vec<u32>,
+    /// The chunk's tickers, in the order first seen.
+    ticker_names: Vec<String>,
+    /// Each of `ticker_names`' place.
+    ticker_lookup: HashMap<String, u32>,
+    /// The place of [`Rows::symbol`], once the filter keeps it.
+    symbol_id: u32,
     prices: [Float64Builder; 5],
     volume: UInt64Builder,
     /// Per row kept: its chunk-relative line.
@@ -437,7 +476,10 @@ impl<'a> Rows<'a> {
         let price = |column, required| (layout.index(column), required);
         Self {
             date: Date32Builder::with_capacity(room),
-            ticker: StringBuilder::with_capacity(room, room * 6),
+            ticker_ids: Vec::with_capacity(room),
+            ticker_names: Vec::new(),
+            ticker_lookup: HashMap::new(),
+            symbol_id: 0,
             prices: std::array::from_fn(|_| Float64Builder::with_capacity(room)),
             volume: UInt64Builder::with_capacity(room),
             lines: RowLines::default(),
@@ -515,7 +557,28 @@ impl<'a> Rows<'a> {
             .tickers
             .as_ref()
             .is_none_or(|wanted| wanted.contains(symbol.as_str()));
+        if self.ticker_kept {
+            self.symbol_id = self.ticker_id();
+        }
         Ok(())
+    }
+
+    /// The place of [`Rows::symbol`] among the chunk's tickers (added when
+    /// new). A date-major file repeats its tickers in the same order every
+    /// date: the one after the last is tried before the lookup.
+    fn ticker_id(&mut self) -> u32 {
+        let next = self.symbol_id as usize + 1;
+        if self.ticker_names.get(next) == Some(&self.symbol) {
+            return next as u32;
+        }
+        if let Some(id) = self.ticker_lookup.get(&self.symbol) {
+            return *id;
+        }
+        // Fewer names than rows, and rows fit u32 (a chunk is far smaller).
+        let id = self.ticker_names.len() as u32;
+        self.ticker_names.push(self.symbol.clone());
+        self.ticker_lookup.insert(self.symbol.clone(), id);
+        id
     }
 
     /// Reads one record, found on chunk-relative `line`: kept as a row,
@@ -592,7 +655,7 @@ impl<'a> Rows<'a> {
         };
 
         self.date.append_value(day);
-        self.ticker.append_value(&self.symbol);
+        self.ticker_ids.push(self.symbol_id);
         for (builder, value) in self.prices.iter_mut().zip(row_prices) {
             builder.append_option(value);
         }
@@ -739,7 +802,11 @@ mod tests {
         }
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(rows.date.finish()),
-            Arc::new(rows.ticker.finish()),
+            Arc::new(StringArray::from_iter_values(
+                rows.ticker_ids
+                    .iter()
+                    .map(|id| rows.ticker_names[*id as usize].as_str()),
+            )),
             Arc::new(rows.volume.finish()),
         ];
         columns.extend(

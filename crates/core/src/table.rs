@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Date32Array, RecordBatch};
 use arrow::compute::concat;
-use arrow::datatypes::{Date32Type, SchemaRef};
+use arrow::datatypes::{Date32Type, SchemaRef, UInt32Type};
 use rayon::prelude::*;
 
 use crate::quality::{Flag, Origins, Rule};
@@ -515,16 +515,35 @@ fn sorted_tickers(ranks: &[u32], names: &[String]) -> Result<ArrayRef> {
 fn ticker_ranks(batches: &[RecordBatch], rows: usize) -> (Vec<u32>, Vec<String>) {
     let mut ids: HashMap<&str, u32> = HashMap::new();
     let mut row_ids = Vec::with_capacity(rows);
-    let mut last: Option<(&str, u32)> = None;
+    fn id_of<'a>(name: &'a str, ids: &mut HashMap<&'a str, u32>) -> u32 {
+        let next = ids.len() as u32;
+        *ids.entry(name).or_insert(next)
+    }
     for batch in batches {
-        for name in batch.column(1).as_string::<i32>().iter() {
+        let column = batch.column(TICKER_COLUMN);
+        // A parsed chunk's tickers: its few names get ids, its rows follow.
+        if let Some(tickers) = column.as_dictionary_opt::<UInt32Type>() {
+            let names = tickers.values().as_string::<i32>();
+            let chunk_ids: Vec<u32> = names
+                .iter()
+                .map(|name| id_of(name.unwrap_or_default(), &mut ids))
+                .collect();
+            row_ids.extend(
+                tickers
+                    .keys()
+                    .values()
+                    .iter()
+                    .map(|k| chunk_ids[*k as usize]),
+            );
+            continue;
+        }
+        // Rows read back from Parquet: a name each.
+        let mut last: Option<(&str, u32)> = None;
+        for name in column.as_string::<i32>().iter() {
             let name = name.unwrap_or_default();
             let id = match last {
                 Some((previous, id)) if previous == name => id,
-                _ => {
-                    let next = ids.len() as u32;
-                    *ids.entry(name).or_insert(next)
-                }
+                _ => id_of(name, &mut ids),
             };
             last = Some((name, id));
             row_ids.push(id);
