@@ -192,40 +192,36 @@ pub(crate) fn sort_rows(files: Vec<FileRows>, names: &[String]) -> Result<Sorted
         Some(order) => sorted_dates(&day, order),
         None => Arc::new(Date32Array::new(day.into(), None)),
     };
-    let mut columns: Vec<Option<ArrayRef>> = match &order {
+    // A column without parts (the dates and tickers, or every column of no
+    // rows) starts empty.
+    let empty = |i: usize| arrow::array::new_empty_array(schema.field(i).data_type());
+    let mut columns: Vec<ArrayRef> = match &order {
         // One column at a time, its rows gathered on every core (straight
         // from the parts: no concatenated copy): only one column is ever
         // held twice.
         Some(order) => parts
             .iter_mut()
-            .map(|parts| match parts.as_slice() {
-                [] => Ok(None),
-                _ => gather(&std::mem::take(parts), &places, order).map(Some),
+            .enumerate()
+            .map(|(i, parts)| match parts.as_slice() {
+                [] => Ok(empty(i)),
+                _ => gather(&std::mem::take(parts), &places, order),
             })
             .collect::<Result<_>>()?,
         None => parts
             .par_iter_mut()
-            .map(|parts| {
+            .enumerate()
+            .map(|(i, parts)| {
                 let parts = std::mem::take(parts);
                 Ok(match parts.as_slice() {
-                    [] => None,
-                    [one] => Some(one.clone()),
-                    many => Some(concat(
-                        &many.iter().map(AsRef::as_ref).collect::<Vec<&dyn Array>>(),
-                    )?),
+                    [] => empty(i),
+                    [one] => one.clone(),
+                    many => concat(&many.iter().map(AsRef::as_ref).collect::<Vec<&dyn Array>>())?,
                 })
             })
             .collect::<Result<_>>()?,
     };
-    columns[DATE_COLUMN] = Some(dates);
-    columns[TICKER_COLUMN] = Some(sorted_tickers(&ranks, &names_sorted)?);
-    let columns = columns
-        .into_iter()
-        .enumerate()
-        .map(|(i, column)| {
-            column.unwrap_or_else(|| arrow::array::new_empty_array(schema.field(i).data_type()))
-        })
-        .collect();
+    columns[DATE_COLUMN] = dates;
+    columns[TICKER_COLUMN] = sorted_tickers(&ranks, &names_sorted)?;
     Ok(Sorted {
         table: RecordBatch::try_new(schema, columns)?,
         origins: Origins {

@@ -131,6 +131,20 @@ impl Bars<'_> {
         self.date.len()
     }
 
+    /// Calls `visit(row, previous)` for every row in table order, with the
+    /// row before it of the same ticker (`None` for a ticker's first). The
+    /// rows are in (date, ticker) order, so a ticker's rows come in date
+    /// order: one walk with each ticker's last row visits every pair of
+    /// consecutive bars of a ticker, without a list of each ticker's rows
+    /// (as long as the table).
+    fn along_series(&self, mut visit: impl FnMut(usize, Option<usize>)) {
+        let mut last: Vec<Option<u32>> = vec![None; self.tickers];
+        for row in 0..self.rows() {
+            let previous = last[self.ranks[row] as usize].replace(row as u32);
+            visit(row, previous.map(|p| p as usize));
+        }
+    }
+
     fn ohlc(&self, row: usize) -> (f64, f64, f64, f64) {
         (
             self.open.value(row),
@@ -269,23 +283,14 @@ const PRICE_JUMP: RuleSpec = RuleSpec {
 
 /// Flags the later bar of a jump; a split shows in the close but not in the
 /// adjusted close, so a calm adjusted close excuses it.
-///
-/// The rows are in (date, ticker) order, so a ticker's rows come in date
-/// order: walking them all once, with each ticker's last row, visits every
-/// pair of consecutive bars of a ticker (without a list of each ticker's
-/// rows, as long as the table).
 fn price_jump(bars: &Bars<'_>, found: &mut Findings) {
     let plausible = |ratio: f64| (1.0 / 50.0..=50.0).contains(&ratio);
     let (close, adj) = (bars.close, bars.adj_close);
-    let mut last: Vec<Option<u32>> = vec![None; bars.tickers];
-    for b in 0..bars.rows() {
-        let Some(a) = last[bars.ranks[b] as usize].replace(b as u32) else {
-            continue;
-        };
-        let a = a as usize;
+    bars.along_series(|b, previous| {
+        let Some(a) = previous else { return };
         let ratio = close.value(b) / close.value(a);
         if plausible(ratio) {
-            continue;
+            return;
         }
         let adjusted = adj.is_valid(a) && adj.is_valid(b) && plausible(adj.value(b) / adj.value(a));
         if !adjusted {
@@ -298,7 +303,7 @@ fn price_jump(bars: &Bars<'_>, found: &mut Findings) {
                 ),
             );
         }
-    }
+    });
 }
 
 const MISSING_SESSIONS: RuleSpec = RuleSpec {
@@ -326,22 +331,21 @@ fn missing_sessions(bars: &Bars<'_>, found: &mut Findings) {
         return;
     };
     let calendar = TradingDays::between(to_date(*first), to_date(*last));
-    // One walk along the (date, ticker) order: each ticker's rows come in
-    // date order, so a ticker's first and last rows and its distinct
-    // sessions are found with a slot a ticker.
+    // One walk along each ticker's series: its first and last rows and its
+    // distinct sessions, with a slot a ticker.
     let mut spans: Vec<Option<Span>> = vec![None; bars.tickers];
-    for (row, date) in day.iter().enumerate() {
-        let slot = &mut spans[bars.ranks[row] as usize];
-        let new_date = slot.is_none_or(|s| day[s.last_row as usize] != *date);
-        let session = new_date && calendar.is_session_at(i64::from(*date) - i64::from(*first));
-        let span = slot.get_or_insert(Span {
+    bars.along_series(|row, previous| {
+        let date = day[row];
+        let new_date = previous.is_none_or(|p| day[p] != date);
+        let session = new_date && calendar.is_session_at(i64::from(date) - i64::from(*first));
+        let span = spans[bars.ranks[row] as usize].get_or_insert(Span {
             first_row: row as u32,
             last_row: row as u32,
             present: 0,
         });
         span.last_row = row as u32;
         span.present += u32::from(session);
-    }
+    });
     for (rank, span) in spans.iter().enumerate() {
         let Some(span) = span else { continue };
         let (first_row, last_row) = (span.first_row as usize, span.last_row as usize);
