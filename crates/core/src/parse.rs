@@ -468,12 +468,45 @@ struct Rows<'a> {
     ticker_read: bool,
     /// Whether the filter keeps [`Rows::symbol`].
     ticker_kept: bool,
+    /// Per field of a line, what it is read as.
+    roles: Vec<Role>,
+    /// The field after which the date and the ticker are known: where
+    /// [`Rows::push_plain`] decides whether the filter keeps the row.
+    decided_at: usize,
 }
 
 impl<'a> Rows<'a> {
     /// Builders with room for `room` rows.
     fn new(layout: &'a Layout, filter: &'a RowFilter, room: usize) -> Self {
         let price = |column, required| (layout.index(column), required);
+        let price_index = [
+            price(Column::Open, true),
+            price(Column::High, true),
+            price(Column::Low, true),
+            price(Column::Close, true),
+            price(Column::AdjClose, false),
+        ];
+        let date_index = layout.index(Column::Date).unwrap_or(0);
+        let ticker_index = match layout.ticker {
+            TickerSource::Column => layout.index(Column::Ticker),
+            TickerSource::Fixed(_) => None,
+        };
+        let volume_index = layout.index(Column::Volume);
+        let mut roles = vec![Role::Other; layout.headers.len()];
+        for (slot, (index, _)) in price_index.iter().enumerate() {
+            if let Some(role) = index.and_then(|i| roles.get_mut(i)) {
+                *role = Role::Price(slot);
+            }
+        }
+        for (index, role) in [
+            (volume_index, Role::Volume),
+            (ticker_index, Role::Ticker),
+            (Some(date_index), Role::Date),
+        ] {
+            if let Some(place) = index.and_then(|i| roles.get_mut(i)) {
+                *place = role;
+            }
+        }
         Self {
             date: Date32Builder::with_capacity(room),
             ticker_ids: Vec::with_capacity(room),
@@ -487,23 +520,14 @@ impl<'a> Rows<'a> {
             read_rows: 0,
             layout,
             filter,
-            price_index: [
-                price(Column::Open, true),
-                price(Column::High, true),
-                price(Column::Low, true),
-                price(Column::Close, true),
-                price(Column::AdjClose, false),
-            ],
-            date_index: layout.index(Column::Date).unwrap_or(0),
-            ticker_index: match layout.ticker {
-                TickerSource::Column => layout.index(Column::Ticker),
-                TickerSource::Fixed(_) => None,
-            },
+            price_index,
+            date_index,
+            ticker_index,
             fixed_ticker: match &layout.ticker {
                 TickerSource::Fixed(t) => Some(t.to_ascii_uppercase()),
                 TickerSource::Column => None,
             },
-            volume_index: layout.index(Column::Volume),
+            volume_index,
             from: RowFilter::days(filter.from),
             to: RowFilter::days(filter.to),
             last_date: (Vec::new(), 0),
@@ -511,6 +535,8 @@ impl<'a> Rows<'a> {
             last_ticker: Vec::new(),
             ticker_read: false,
             ticker_kept: false,
+            decided_at: date_index.max(ticker_index.unwrap_or(0)),
+            roles,
         }
     }
 
@@ -581,6 +607,69 @@ impl<'a> Rows<'a> {
         id
     }
 
+    /// The days of a date field, read again only when it differs from the
+    /// one before (in a date-major file most rows repeat it).
+    fn day_of(&mut self, raw_date: &[u8]) -> Result<i32, String> {
+        if raw_date != self.last_date.0.as_slice() {
+            let days = parse_date(raw_date, self.layout.date_format)?;
+            // Reuse the buffer: in ticker-major files the date changes every row.
+            self.last_date.0.clear();
+            self.last_date.0.extend_from_slice(raw_date);
+            self.last_date.1 = days;
+        }
+        Ok(self.last_date.1)
+    }
+
+    /// Whether the date filter leaves out a row of `day`.
+    fn outside_dates(&self, day: i32) -> bool {
+        self.from.is_some_and(|f| day < f) || self.to.is_some_and(|t| day > t)
+    }
+
+    /// Whether the filter keeps the row's ticker (its trimmed field, when
+    /// the file has one), which becomes [`Rows::symbol_id`].
+    fn keeps_ticker(&mut self, raw: &[u8], line: u64) -> Result<bool, RowError> {
+        // In a ticker-major file most rows repeat the ticker before: its
+        // checks, its spelling and the filter's verdict are kept.
+        if !(self.ticker_read && self.last_ticker == raw) {
+            self.ticker_read = false;
+            let field = match (&self.fixed_ticker, self.ticker_index) {
+                (None, Some(index)) => Some((index, raw)),
+                _ => None,
+            };
+            self.read_ticker(field, line)?;
+            // The buffer reused: in a date-major file the ticker changes every row.
+            self.last_ticker.clear();
+            self.last_ticker.extend_from_slice(raw);
+            self.ticker_read = true;
+        }
+        Ok(self.ticker_kept)
+    }
+
+    /// The ticker field of `record`, trimmed; empty when the file has none.
+    fn ticker_field<'r>(&self, record: &'r impl Fields) -> &'r [u8] {
+        match (&self.fixed_ticker, self.ticker_index) {
+            (None, Some(index)) => trim(record.field(index)),
+            _ => b"",
+        }
+    }
+
+    /// Adds a row kept, read from chunk-relative `line`.
+    fn append(&mut self, line: u64, day: i32, prices: [Option<f64>; 5], volume: Option<i64>) {
+        self.date.append_value(day);
+        self.ticker_ids.push(self.symbol_id);
+        for (builder, value) in self.prices.iter_mut().zip(prices) {
+            builder.append_option(value);
+        }
+        match volume {
+            Some(v) if v < 0 => {
+                self.negative_volume.push(self.lines.rows);
+                self.volume.append_null();
+            }
+            other => self.volume.append_option(other.map(|v| v as u64)),
+        }
+        self.lines.push(line as u32);
+    }
+
     /// Reads one record, found on chunk-relative `line`: kept as a row,
     /// skipped (a repeated header, a row the filter leaves out), or refused.
     fn push(&mut self, line: u64, record: &impl Fields) -> Result<(), RowError> {
@@ -601,40 +690,13 @@ impl<'a> Rows<'a> {
         };
 
         let date_index = self.date_index;
-        let raw_date = trim(record.field(date_index));
-        if raw_date != self.last_date.0.as_slice() {
-            let days = match parse_date(raw_date, layout.date_format) {
-                Ok(days) => days,
-                // The header again, as `cat a.csv b.csv` leaves it: skip the line.
-                Err(_) if is_header(record, &layout.headers) => return Ok(()),
-                Err(message) => return Err(value_error(date_index)(message)),
-            };
-            // Reuse the buffer: in ticker-major files the date changes every row.
-            self.last_date.0.clear();
-            self.last_date.0.extend_from_slice(raw_date);
-            self.last_date.1 = days;
-        }
-        let day = self.last_date.1;
-        if self.from.is_some_and(|f| day < f) || self.to.is_some_and(|t| day > t) {
-            return Ok(());
-        }
-
-        // In a ticker-major file most rows repeat the ticker before: its
-        // checks, its spelling and the filter's verdict are kept.
-        let ticker_field = match (&self.fixed_ticker, self.ticker_index) {
-            (None, Some(index)) => Some((index, trim(record.field(index)))),
-            _ => None,
+        let day = match self.day_of(trim(record.field(date_index))) {
+            Ok(days) => days,
+            // The header again, as `cat a.csv b.csv` leaves it: skip the line.
+            Err(_) if is_header(record, &layout.headers) => return Ok(()),
+            Err(message) => return Err(value_error(date_index)(message)),
         };
-        let raw = ticker_field.map_or(&b""[..], |(_, raw)| raw);
-        if !(self.ticker_read && self.last_ticker == raw) {
-            self.ticker_read = false;
-            self.read_ticker(ticker_field, line)?;
-            // The buffer reused: in a date-major file the ticker changes every row.
-            self.last_ticker.clear();
-            self.last_ticker.extend_from_slice(raw);
-            self.ticker_read = true;
-        }
-        if !self.ticker_kept {
+        if self.outside_dates(day) || !self.keeps_ticker(self.ticker_field(record), line)? {
             return Ok(());
         }
 
@@ -653,43 +715,182 @@ impl<'a> Rows<'a> {
             Some(index) => parse_volume(trim(record.field(index))).map_err(value_error(index))?,
             None => None,
         };
-
-        self.date.append_value(day);
-        self.ticker_ids.push(self.symbol_id);
-        for (builder, value) in self.prices.iter_mut().zip(row_prices) {
-            builder.append_option(value);
-        }
-        match row_volume {
-            Some(v) if v < 0 => {
-                self.negative_volume.push(self.lines.rows);
-                self.volume.append_null();
-            }
-            other => self.volume.append_option(other.map(|v| v as u64)),
-        }
-        self.lines.push(line as u32);
+        self.append(line, day, row_prices, row_volume);
         Ok(())
+    }
+
+    /// Reads the line at the start of `text` (a [plain](is_plain) chunk
+    /// from the line's first byte on) in one pass, when every field is in
+    /// its everyday form: numbers as bare digits with at most one point,
+    /// no spaces, no null, the right number of fields. Returns the bytes
+    /// the line spans with its line end; `None` leaves the line, untouched
+    /// but for the date and ticker caches, to [`Rows::push`], which reads
+    /// every form and words every refusal. The two read a line alike: the
+    /// numbers taken here are exactly what [`parse_price`] and
+    /// [`parse_volume`] make of them.
+    fn push_plain(&mut self, line: u64, text: &[u8]) -> Option<usize> {
+        let fields = self.roles.len();
+        let mut prices = [None; 5];
+        let mut volume = None;
+        let (mut raw_date, mut raw_ticker): (&[u8], &[u8]) = (b"", b"");
+        // The row's day once the date and ticker are read; `None` for a row
+        // the filter leaves out, whose other fields are only counted.
+        let mut kept: Option<Option<i32>> = None;
+        let mut at = 0;
+        for index in 0..fields {
+            let rest = &text[at..];
+            let role = if kept == Some(None) {
+                Role::Other
+            } else {
+                self.roles[index]
+            };
+            let length = match role {
+                Role::Price(slot) => {
+                    let (value, length) = plain_decimal(rest)?;
+                    prices[slot] = Some(value);
+                    length
+                }
+                Role::Volume => {
+                    let (value, length) = plain_integer(rest)?;
+                    volume = Some(value);
+                    length
+                }
+                Role::Date | Role::Ticker | Role::Other => {
+                    let length = rest
+                        .iter()
+                        .position(|b| matches!(b, b',' | b'\n' | b'\r'))
+                        .unwrap_or(rest.len());
+                    match role {
+                        Role::Date => raw_date = trim(&rest[..length]),
+                        Role::Ticker => raw_ticker = trim(&rest[..length]),
+                        _ => {}
+                    }
+                    length
+                }
+            };
+            let end = at + length;
+            let last = index + 1 == fields;
+            at = match (text.get(end), last) {
+                (Some(b','), false) => end + 1,
+                (Some(b'\n'), true) => end + 1,
+                (Some(b'\r'), true) if text.get(end + 1) == Some(&b'\n') => end + 2,
+                (None, true) => end,
+                _ => return None,
+            };
+            if index == self.decided_at {
+                let day = self.day_of(raw_date).ok()?;
+                let keep = !self.outside_dates(day) && self.keeps_ticker(raw_ticker, line).ok()?;
+                kept = Some(keep.then_some(day));
+            }
+        }
+        self.read_rows += 1;
+        if let Some(Some(day)) = kept {
+            self.append(line, day, prices, volume);
+        }
+        Some(at)
     }
 }
 
+/// What a field of a line is read as.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Role {
+    Date,
+    Ticker,
+    /// A price: its place among open, high, low, close, adj close.
+    Price(usize),
+    Volume,
+    /// A column the table does not keep.
+    Other,
+}
+
+/// Exact powers of ten as `f64`.
+const POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// A decimal at the start of `text` written as digits with at most one
+/// point between digits (`-` before them allowed), and how many bytes it
+/// takes; `None` for any other form, or more digits than are exact. With
+/// at most 2^53 as the digits' integer and at most 22 decimals, both the
+/// integer and the power of ten are exact doubles, so their quotient is
+/// the correctly rounded value, bit for bit what [`parse_price`] reads
+/// (Clinger's fast path).
+fn plain_decimal(text: &[u8]) -> Option<(f64, usize)> {
+    let negative = text.first() == Some(&b'-');
+    let mut at = usize::from(negative);
+    let mut mantissa = 0u64;
+    let mut digits = 0usize;
+    let mut decimals: Option<usize> = None;
+    while let Some(&byte) = text.get(at) {
+        match byte {
+            b'0'..=b'9' => {
+                mantissa = mantissa
+                    .wrapping_mul(10)
+                    .wrapping_add(u64::from(byte - b'0'));
+                digits += 1;
+                if let Some(decimals) = &mut decimals {
+                    *decimals += 1;
+                }
+            }
+            b'.' if decimals.is_none() && digits > 0 => decimals = Some(0),
+            _ => break,
+        }
+        at += 1;
+    }
+    let decimals = decimals.unwrap_or(0);
+    if digits == 0 || digits > 19 || mantissa > 1 << 53 || decimals == 0 && text[at - 1] == b'.' {
+        return None;
+    }
+    let value = mantissa as f64 / POWERS_OF_TEN[decimals];
+    Some((if negative { -value } else { value }, at))
+}
+
+/// A whole number at the start of `text` written as up to 18 digits (`-`
+/// before them allowed), and how many bytes it takes; `None` for any other
+/// form. What [`parse_volume`] reads of such digits.
+fn plain_integer(text: &[u8]) -> Option<(i64, usize)> {
+    let negative = text.first() == Some(&b'-');
+    let start = usize::from(negative);
+    let digits = text[start..]
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(text.len() - start);
+    if !(1..=18).contains(&digits) {
+        return None;
+    }
+    let magnitude = text[start..start + digits]
+        .iter()
+        .fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0'));
+    Some((
+        if negative { -magnitude } else { magnitude },
+        start + digits,
+    ))
+}
+
 /// Reads a [plain](is_plain) chunk: lines cut at LF (less a CR before
-/// it), fields at commas, found in one SIMD search for both; empty lines
-/// skipped, as the CSV reader skips them.
+/// it), fields at commas; empty lines skipped, as the CSV reader skips
+/// them. Each line is read in one pass when its fields are in their
+/// everyday forms ([`Rows::push_plain`]), else split and read field by
+/// field.
 fn split_plain(chunk: &[u8], rows: &mut Rows) -> Result<(), RowError> {
-    let end_of_last = (!chunk.is_empty() && !chunk.ends_with(b"\n")).then_some(chunk.len());
     let mut ends: Vec<usize> = Vec::with_capacity(rows.layout.headers.len() + 1);
     let mut line = 0u64;
     let mut start = 0usize;
-    for at in memchr::memchr2_iter(b',', b'\n', chunk).chain(end_of_last) {
-        if chunk.get(at) == Some(&b',') {
-            ends.push(at);
+    while start < chunk.len() {
+        line += 1;
+        if let Some(length) = rows.push_plain(line, &chunk[start..]) {
+            start += length;
             continue;
         }
-        line += 1;
-        let end = if at > start && chunk[at - 1] == b'\r' {
-            at - 1
+        let newline = memchr::memchr(b'\n', &chunk[start..]).map_or(chunk.len(), |at| start + at);
+        let end = if newline > start && chunk[newline - 1] == b'\r' {
+            newline - 1
         } else {
-            at
+            newline
         };
+        ends.clear();
+        ends.extend(memchr::memchr_iter(b',', &chunk[start..end]).map(|at| start + at));
         if end > start || !ends.is_empty() {
             ends.push(end);
             let record = Split {
@@ -699,8 +900,7 @@ fn split_plain(chunk: &[u8], rows: &mut Rows) -> Result<(), RowError> {
             };
             rows.push(line, &record)?;
         }
-        ends.clear();
-        start = at + 1;
+        start = newline + 1;
     }
     Ok(())
 }
@@ -926,5 +1126,83 @@ mod tests {
         assert_eq!(parse_price(b"$1,234.50"), Ok(Some(1234.5)));
         assert!(parse_price(b"abc").unwrap_err().contains("\"abc\""));
         assert!(parse_price(b"inf").is_err());
+    }
+
+    #[test]
+    fn the_one_pass_numbers_are_the_general_readings_bit_for_bit() {
+        let general = |text: &[u8]| parse_price(text).unwrap().unwrap().to_bits();
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut cases: Vec<String> = [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "7",
+            "187.15",
+            "0.1",
+            "0.30000000000000004",
+            "1.5",
+            "9007199254740992",
+            "900719925474099.2",
+            "0.0000000000000000001",
+            "-12.5",
+            "0000123.4500",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        for _ in 0..20_000 {
+            let value = rng.f64() * 10f64.powi(rng.i32(-3..9));
+            cases.push(format!("{value:.*}", rng.usize(0..12)));
+            cases.push(format!("{value}"));
+        }
+        let mut read = 0;
+        for case in &cases {
+            if let Some((value, length)) = plain_decimal(case.as_bytes()) {
+                assert_eq!(length, case.len(), "{case}: length");
+                assert_eq!(value.to_bits(), general(case.as_bytes()), "{case}");
+                read += 1;
+            }
+        }
+        // Most of the cases are short enough to be read in one pass.
+        assert!(read > cases.len() / 2, "{read} of {}", cases.len());
+        // The end of a field is where the number stops; these are left to
+        // the general reading (more digits than are exact, no digit before
+        // or after the point, other spellings).
+        assert_eq!(plain_decimal(b"12.5,13"), Some((12.5, 4)));
+        assert_eq!(plain_decimal(b"-3\n"), Some((-3.0, 2)));
+        for other in [
+            "9007199254740993",
+            "12345678901234567890",
+            "12.",
+            ".5",
+            "-.5",
+            "-",
+            "",
+            "1e5",
+            "1.2.3",
+            "+1",
+        ] {
+            match plain_decimal(other.as_bytes()) {
+                None => {}
+                Some((_, length)) => assert!(length < other.len(), "{other} read whole"),
+            }
+        }
+        assert_eq!(plain_integer(b"15289001,"), Some((15_289_001, 8)));
+        assert_eq!(plain_integer(b"-42\r\n"), Some((-42, 3)));
+        assert_eq!(
+            plain_integer(b"123456789012345678"),
+            Some((123_456_789_012_345_678, 18))
+        );
+        assert_eq!(plain_integer(b"1234567890123456789"), None);
+        assert_eq!(plain_integer(b"-"), None);
+        assert_eq!(plain_integer(b",1"), None);
+        for volume in ["0", "7", "15289001", "-3", "000120"] {
+            let (value, _) = plain_integer(volume.as_bytes()).unwrap();
+            assert_eq!(
+                Some(value),
+                parse_volume(volume.as_bytes()).unwrap(),
+                "{volume}"
+            );
+        }
     }
 }
