@@ -29,33 +29,15 @@ use crate::exit::Exit;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's `mi_option_purge_delay` (v3's `mi_option_e`; the crate names
-/// only some options). A test checks that it reads the documented default.
-const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Freed memory goes back to the system at once in a load into memory, and
-/// after 10 ms (mimalloc's default is a second) in a command that encodes
-/// a file.
-///
-/// A load frees the parsed chunks of one column while it builds the next:
-/// purged at once, the peak holds the rows about once, not twice (on the
-/// benchmark file: 0.77 GB instead of 1.10 GB, wall time within noise; with
-/// today's load, 562 MiB instead of 594 MiB at 10 ms). The Parquet encoder,
-/// though, grows and frees its page buffers thousands of times: purging
-/// each at once cost 13,000 `madvise` calls and as many page faults, and
-/// the Parquet job took 4.1-4.2 s instead of 3.2-3.6 s at 10 ms
-/// (benchmark file, two runs each; at a second the peak was 1.06 GB).
-#[allow(unsafe_code)]
+/// Whether the command encodes a file, for the allocator
+/// ([`nasdaq_data::memory::purge_freed_memory`]).
 fn purge_freed_memory(command: &Command) {
     let encodes = match command {
         Command::Fetch(args) => args.output.is_some(),
         Command::Watch(_) => true,
         _ => false,
     };
-    let delay_ms = if encodes { 10 } else { 0 };
-    // SAFETY: mi_option_set takes any option and value; options are plain
-    // integers read by the allocator, safe to change while it runs.
-    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, delay_ms) };
+    nasdaq_data::memory::purge_freed_memory(encodes);
 }
 
 fn main() -> ExitCode {
@@ -290,22 +272,4 @@ fn init_logging(verbose: u8, quiet: bool) {
                 .with_filter(no_sdk_trace),
         )
         .try_init();
-}
-
-#[cfg(test)]
-mod tests {
-    /// The option's number is v3's: it reads v3's default of 1000 ms
-    /// (the test harness never runs `main`, which sets it to 0).
-    #[test]
-    #[allow(unsafe_code)]
-    fn the_purge_delay_option_is_mimallocs() {
-        // SAFETY: reading an option is always sound.
-        let delay = unsafe { libmimalloc_sys::mi_option_get(super::PURGE_DELAY) };
-        assert_eq!(
-            delay,
-            1000,
-            "option {} is not mimalloc's purge delay",
-            super::PURGE_DELAY
-        );
-    }
 }

@@ -27,6 +27,7 @@
 mod check;
 mod dataset;
 mod error;
+pub mod memory;
 pub mod plan;
 mod sample;
 mod session;
