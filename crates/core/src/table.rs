@@ -466,35 +466,49 @@ fn check_ticker_text(text: usize) -> Result<()> {
     Ok(())
 }
 
-/// The sorted rows' tickers, written from their ranks among `names`: the
-/// offsets in one pass, then the text in pieces on every core.
+/// The sorted rows' tickers, written from their ranks among `names`, in
+/// pieces on every core: each piece's text length first, then its offsets
+/// and text.
 fn sorted_tickers(ranks: &[u32], names: &[String]) -> Result<ArrayRef> {
-    let mut offsets = Vec::with_capacity(ranks.len() + 1);
-    let mut end = 0usize;
-    offsets.push(0i32);
-    for rank in ranks {
-        end += names[*rank as usize].len();
-        // Checked below, before the text is written.
-        offsets.push(end as i32);
-    }
-    check_ticker_text(end)?;
-    let mut values = vec![0u8; end];
     let pieces = ranks.len().div_ceil(GATHER_ROWS).max(1);
     let bounds: Vec<usize> = (0..=pieces)
         .map(|p| (p * GATHER_ROWS).min(ranks.len()))
         .collect();
-    let lengths = bounds
-        .windows(2)
-        .map(|w| (offsets[w[1]] - offsets[w[0]]) as usize);
-    cut(&mut values, lengths)
+    let lengths: Vec<usize> = bounds
+        .par_windows(2)
+        .map(|w| {
+            ranks[w[0]..w[1]]
+                .iter()
+                .map(|rank| names[*rank as usize].len())
+                .sum()
+        })
+        .collect();
+    let end: usize = lengths.iter().sum();
+    // Checked before the offsets are written: they all fit.
+    check_ticker_text(end)?;
+    let firsts: Vec<usize> = lengths
+        .iter()
+        .scan(0, |at, length| {
+            let first = *at;
+            *at += length;
+            Some(first)
+        })
+        .collect();
+    let mut offsets = vec![0i32; ranks.len() + 1];
+    let mut values = vec![0u8; end];
+    let rows = bounds.windows(2).map(|w| w[1] - w[0]);
+    cut(&mut offsets[1..], rows)
         .into_par_iter()
+        .zip(cut(&mut values, lengths.iter().copied()))
         .zip(bounds.par_windows(2))
-        .for_each(|(piece, w)| {
+        .zip(firsts)
+        .for_each(|(((piece_offsets, piece), w), first)| {
             let mut at = 0;
-            for rank in &ranks[w[0]..w[1]] {
+            for (offset, rank) in piece_offsets.iter_mut().zip(&ranks[w[0]..w[1]]) {
                 let name = names[*rank as usize].as_bytes();
                 piece[at..at + name.len()].copy_from_slice(name);
                 at += name.len();
+                *offset = (first + at) as i32;
             }
         });
     // Whole names, rising offsets: `try_new`'s checks hold by construction.
@@ -620,48 +634,86 @@ fn order_by_date_then_rank(
     }
 }
 
-/// Items grouped by a small dense key (days of a date range, ticker ranks)
+/// Rows grouped by a small dense key (days of a date range, ticker ranks)
 /// with a stable counting sort: counting beats comparing when the keys are
-/// few, and within a group the items keep their rows' order: the sort by
-/// (date, rank) is two of these.
-struct RowGroups<T> {
+/// few, and within a group the rows keep their order: the sort by (date,
+/// rank) is two of these.
+struct RowGroups {
     /// Group `k` is `items[starts[k]..starts[k + 1]]`.
     starts: Vec<usize>,
     /// The items, group after group.
-    items: Vec<T>,
+    items: Vec<u32>,
 }
 
-impl<T: Clone + Default> RowGroups<T> {
+/// Rows from which a counting sort is cut into a piece per core.
+const PARALLEL_SORT_ROWS: usize = 1 << 16;
+
+impl RowGroups {
     /// Groups `item(row)` of rows `0..rows` by `key(row)`, which must be
     /// below `groups`.
+    ///
+    /// On several cores: the rows are cut into a piece per core; each piece
+    /// counts its keys, and then places its rows after those of the pieces
+    /// before it, so that the order within a group is still the rows'.
     fn new(
         rows: usize,
         groups: usize,
-        key: impl Fn(usize) -> usize,
-        item: impl Fn(usize) -> T,
+        key: impl Fn(usize) -> usize + Sync,
+        item: impl Fn(usize) -> u32 + Sync,
     ) -> Self {
-        let mut starts = vec![0usize; groups + 1];
-        for row in 0..rows {
-            starts[key(row) + 1] += 1;
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let pieces = if rows < PARALLEL_SORT_ROWS {
+            1
+        } else {
+            rayon::current_num_threads().clamp(1, rows / (PARALLEL_SORT_ROWS / 2))
+        };
+        let bounds: Vec<usize> = (0..=pieces).map(|p| p * rows / pieces).collect();
+        let counts: Vec<Vec<usize>> = bounds
+            .par_windows(2)
+            .map(|w| {
+                let mut counts = vec![0usize; groups];
+                for row in w[0]..w[1] {
+                    counts[key(row)] += 1;
+                }
+                counts
+            })
+            .collect();
+        // Where each piece's first row of each group goes.
+        let mut next = vec![vec![0usize; groups]; pieces];
+        let mut starts = Vec::with_capacity(groups + 1);
+        let mut at = 0;
+        for k in 0..groups {
+            starts.push(at);
+            for (piece, counts) in counts.iter().enumerate() {
+                next[piece][k] = at;
+                at += counts[k];
+            }
         }
-        for i in 1..starts.len() {
-            starts[i] += starts[i - 1];
-        }
-        let mut next = starts.clone();
-        let mut items = vec![T::default(); rows];
-        for row in 0..rows {
-            let k = key(row);
-            items[next[k]] = item(row);
-            next[k] += 1;
-        }
+        starts.push(at);
+        // Places are disjoint between pieces; atomics let every core write
+        // into the one vector without unsafe code (a relaxed store is a
+        // plain store).
+        let items: Vec<AtomicU32> = std::iter::repeat_with(|| AtomicU32::new(0))
+            .take(rows)
+            .collect();
+        bounds
+            .par_windows(2)
+            .zip(next.into_par_iter())
+            .for_each(|(w, mut next)| {
+                for row in w[0]..w[1] {
+                    let k = key(row);
+                    items[next[k]].store(item(row), Ordering::Relaxed);
+                    next[k] += 1;
+                }
+            });
+        // Same layout: collected in place.
+        let items = items.into_iter().map(AtomicU32::into_inner).collect();
         Self { starts, items }
     }
-}
 
-#[cfg(test)]
-impl<T> RowGroups<T> {
     /// The groups in key order, empty ones included.
-    fn iter(&self) -> impl Iterator<Item = &[T]> {
+    #[cfg(test)]
+    fn iter(&self) -> impl Iterator<Item = &[u32]> {
         self.starts.windows(2).map(|w| &self.items[w[0]..w[1]])
     }
 }
@@ -682,10 +734,22 @@ mod tests {
     #[test]
     fn row_groups_keep_row_order_within_a_key() {
         let keys = [2usize, 0, 2, 1, 0, 2];
-        let groups = RowGroups::new(keys.len(), 4, |row| keys[row], |row| row);
-        let got: Vec<&[usize]> = groups.iter().collect();
-        let expected: [&[usize]; 4] = [&[1, 4], &[3], &[0, 2, 5], &[]];
+        let groups = RowGroups::new(keys.len(), 4, |row| keys[row], |row| row as u32);
+        let got: Vec<&[u32]> = groups.iter().collect();
+        let expected: [&[u32]; 4] = [&[1, 4], &[3], &[0, 2, 5], &[]];
         assert_eq!(got, expected);
+        // Enough rows to be cut into pieces, one per core: the same groups
+        // as one pass in row order.
+        let rows = 5 * PARALLEL_SORT_ROWS + 17;
+        let key = |row: usize| (row * 7919 + row / 3) % 61;
+        let groups = RowGroups::new(rows, 61, key, |row| row as u32);
+        for (k, group) in groups.iter().enumerate() {
+            let expected: Vec<u32> = (0..rows)
+                .filter(|r| key(*r) == k)
+                .map(|r| r as u32)
+                .collect();
+            assert_eq!(group, expected.as_slice(), "group {k}");
+        }
     }
 
     #[test]
