@@ -565,7 +565,11 @@ impl<'a> Rows<'a> {
                 symbol.push_str(text);
                 if let Some(suffix) = self.layout.ticker_suffix
                     && symbol.len() > suffix.len()
-                    && symbol[symbol.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+                    // By bytes, and only at a character's start: the text
+                    // before a suffix may end in any character (found by the fuzzer).
+                    && symbol.is_char_boundary(symbol.len() - suffix.len())
+                    && symbol.as_bytes()[symbol.len() - suffix.len()..]
+                        .eq_ignore_ascii_case(suffix.as_bytes())
                 {
                     symbol.truncate(symbol.len() - suffix.len());
                 }

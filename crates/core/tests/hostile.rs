@@ -160,3 +160,17 @@ async fn far_apart_dates_for_many_tickers_are_counted_not_walked() {
     );
     assert!(missing.examples.iter().all(|v| v.ticker == "T0"));
 }
+
+/// A Stooq ticker whose `.US` suffix follows a multi-byte character inside
+/// the dot and the letters (found by the fuzzer): no panic, the ticker kept
+/// whole, and a plain `.US` still removed.
+#[tokio::test]
+async fn a_suffix_across_a_multi_byte_character_is_not_cut() {
+    let csv = "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>\n\
+               AAPL.\u{feff}US,D,20240102,000000,1,2,0.5,1,10,0\n\
+               MSFT.US,D,20240102,000000,1,2,0.5,1,10,0\n";
+    let loaded = load("stooq.txt", csv.into()).await.unwrap();
+    let tickers = arrow::array::AsArray::as_string::<i32>(loaded.table.batches[0].column(1));
+    let names: Vec<&str> = tickers.iter().flatten().collect();
+    assert_eq!(names, ["AAPL.\u{feff}US", "MSFT"]);
+}
