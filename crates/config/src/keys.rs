@@ -277,6 +277,15 @@ pub const KEYS: &[KeySpec] = &[
         "Parquet compression",
     ),
     key(
+        "output.zstd_level",
+        "NASDAQ_OUTPUT_ZSTD_LEVEL",
+        None,
+        "3",
+        "a whole number from 1 to 22",
+        "Output",
+        "Parquet zstd level: 1 fastest, 22 smallest",
+    ),
+    key(
         "secondary.bucket",
         "NASDAQ_SECONDARY_BUCKET",
         None,

@@ -417,6 +417,58 @@ fn a_zero_timeout_is_refused_naming_key_and_origin() {
 }
 
 #[test]
+fn a_zstd_level_outside_1_to_22_is_refused_naming_key_and_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |environment: &[(&str, &str)]| {
+        Settings::load(&nasdaq_config::ConfigSources {
+            cwd: dir.path().into(),
+            environment: environment
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..Default::default()
+        })
+    };
+    for bad in ["0", "23", "300", "-1", "fast"] {
+        let err = load(&[("NASDAQ_OUTPUT_ZSTD_LEVEL", bad)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "NASDAQ_OUTPUT_ZSTD_LEVEL={bad} (from environment)"
+            )),
+            "{bad}: {err}"
+        );
+    }
+    let err = load(&[("NASDAQ_OUTPUT_ZSTD_LEVEL", "23")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("expected a whole number from 1 to 22"),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("nasdaq.toml"), "[output]\nzstd_level = 0\n").unwrap();
+    let err = load(&[]).unwrap_err().to_string();
+    assert!(err.contains("nasdaq.toml"), "{err}");
+    std::fs::remove_file(dir.path().join("nasdaq.toml")).unwrap();
+    let configured = load(&[("NASDAQ_OUTPUT_ZSTD_LEVEL", "9")]).unwrap();
+    assert_eq!(configured.settings.output.zstd_level, 9);
+    assert_eq!(
+        configured.settings.output.write_options(vec![]).zstd_level,
+        9
+    );
+    assert_eq!(
+        load(&[])
+            .unwrap()
+            .settings
+            .output
+            .write_options(vec![])
+            .zstd_level,
+        nasdaq_core::DEFAULT_ZSTD_LEVEL
+    );
+}
+
+#[test]
 fn a_settings_file_that_is_a_directory_is_an_error() {
     for name in ["nasdaq.toml", ".env"] {
         let dir = tempfile::tempdir().unwrap();

@@ -70,6 +70,6 @@ pub use report::{FileLineage, LoadReport, Role, RunFacts, SourceFailure};
 pub use table::{Summary, Table, summarize};
 pub use table_cache::TableCache;
 pub use writer::{
-    CancelFlag, Compression, OutputFormat, ParquetEncoder, WriteOptions, encode_table, output_dir,
-    write_table,
+    CancelFlag, Compression, DEFAULT_ZSTD_LEVEL, OutputFormat, ParquetEncoder, WriteOptions,
+    ZSTD_LEVELS, encode_table, output_dir, write_table,
 };

@@ -135,6 +135,72 @@ async fn each_column_is_encoded_the_way_its_values_compress() {
     assert_eq!(read, concat(&table, &table.batches));
 }
 
+/// The pages are cut for zstd: a price page stays under the 256 KiB up to
+/// which zstd takes its small-input parameters, the ticker codes of a row
+/// group (the same run every date) share one page so its repeats compress;
+/// and the configured zstd level is the one used.
+#[tokio::test]
+async fn pages_are_cut_for_zstd_and_the_level_is_the_configured_one() {
+    use parquet::column::page::Page;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let source = Arc::new(ObjectStoreSource::memory());
+    // 120 tickers x 2 years: 62 640 rows, more than two price pages.
+    let csv = generate_csv(&BarsSpec::new(120, 2));
+    source
+        .put("bars.csv", csv.into(), PutOptions::default())
+        .await
+        .unwrap();
+    let table = Loader::new(source)
+        .load(&LoadRequest::new("bars.csv"))
+        .await
+        .unwrap()
+        .table;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |level: u8| {
+        let path = dir.path().join(format!("level-{level}.parquet"));
+        let options = WriteOptions {
+            zstd_level: level,
+            ..WriteOptions::default()
+        };
+        write_table(&table, &path, &options).unwrap();
+        path
+    };
+    let default = write(nasdaq_core::DEFAULT_ZSTD_LEVEL);
+    let reader = SerializedFileReader::new(std::fs::File::open(&default).unwrap()).unwrap();
+    let group = reader.get_row_group(0).unwrap();
+    assert_eq!(group.metadata().num_rows() as usize, table.num_rows());
+    for (i, column) in group.metadata().columns().iter().enumerate() {
+        let name = column.column_path().string();
+        let data_pages: Vec<(usize, u32)> = group
+            .get_column_page_reader(i)
+            .unwrap()
+            .map(Result::unwrap)
+            .filter(|page| !matches!(page, Page::DictionaryPage { .. }))
+            .map(|page| (page.buffer().len(), page.num_values()))
+            .collect();
+        match name.as_str() {
+            "ticker" => assert_eq!(data_pages.len(), 1, "{name}: {data_pages:?}"),
+            "open" | "high" | "low" | "close" | "adj_close" => {
+                assert!(data_pages.len() >= 3, "{name}: {data_pages:?}");
+                for (bytes, _) in &data_pages {
+                    assert!(*bytes < 256 * 1024, "{name}: {data_pages:?}");
+                }
+            }
+            _ => {}
+        }
+    }
+    let size = |path: &std::path::Path| std::fs::metadata(path).unwrap().len();
+    let (fast, small) = (write(1), write(19));
+    assert!(
+        size(&small) < size(&default) && size(&default) < size(&fast),
+        "levels 1, 3, 19: {} {} {} bytes",
+        size(&fast),
+        size(&default),
+        size(&small)
+    );
+}
+
 #[tokio::test]
 async fn a_failed_write_leaves_no_file() {
     let table = table().await;

@@ -669,11 +669,12 @@ impl Writer<'_> {
         let table = loaded.table;
         let partitioning = self.options.partition_by;
         let target = self.options.target_file_bytes;
-        let mut write = WriteOptions {
-            compression: self.session.configured().settings.output.compression,
-            metadata: report.metadata(),
-            ..WriteOptions::default()
-        };
+        let mut write = self
+            .session
+            .configured()
+            .settings
+            .output
+            .write_options(report.metadata());
         // Smaller row groups than a single file's: a part file is cut
         // between row groups.
         write.row_group_rows = 128 * 1024;

@@ -274,11 +274,7 @@ impl Session {
             refuse_overwriting_an_input(spec, &loaded.report.files)?;
         }
         if let Some(output) = &output {
-            let write = WriteOptions {
-                compression: settings.output.compression,
-                metadata: loaded.report.metadata(),
-                ..WriteOptions::default()
-            };
+            let write = settings.output.write_options(loaded.report.metadata());
             match output {
                 SourceSpec::File { path } => {
                     write_blocking(loaded.table.clone(), path.clone(), write).await?;

@@ -157,6 +157,16 @@ impl Settings {
                 ));
             }
         }
+        if !nasdaq_core::ZSTD_LEVELS.contains(&settings.output.zstd_level)
+            && let Some(spec) = keys::by_path("output.zstd_level")
+        {
+            return Err(crate::error::out_of_range(
+                figment,
+                spec,
+                &settings.output.zstd_level.to_string(),
+                spec.expected,
+            ));
+        }
         Ok(settings)
     }
 

@@ -120,12 +120,27 @@ pub struct SecondarySettings {
 pub struct OutputSettings {
     /// Parquet compression: `zstd`, `snappy` or `none`.
     pub compression: Compression,
+    /// The zstd level, 1 to 22 (checked when the settings are extracted).
+    pub zstd_level: u8,
 }
 
 impl Default for OutputSettings {
     fn default() -> Self {
         Self {
             compression: Compression::Zstd,
+            zstd_level: nasdaq_core::DEFAULT_ZSTD_LEVEL,
+        }
+    }
+}
+
+impl OutputSettings {
+    /// How a load's output is written: these settings and `metadata`.
+    pub fn write_options(&self, metadata: Vec<(String, String)>) -> nasdaq_core::WriteOptions {
+        nasdaq_core::WriteOptions {
+            compression: self.compression,
+            zstd_level: self.zstd_level,
+            metadata,
+            ..nasdaq_core::WriteOptions::default()
         }
     }
 }
