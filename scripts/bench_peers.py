@@ -98,6 +98,8 @@ JOBS = {
         path],
     "nasdaq-cli fetch --output x.parquet": [cli, "fetch", path, "--output",
         os.path.join(out, "nasdaq.parquet"), "--quiet"],
+    "nasdaq-cli fetch --output x.parquet, zstd level 4": [cli, "fetch", path, "--output",
+        os.path.join(out, "nasdaq-level4.parquet"), "--quiet"],
     "polars read_csv + write_parquet(zstd)": [python, "-c",
         "import sys, polars as pl; "
         "pl.read_csv(sys.argv[1], try_parse_dates=True).write_parquet(sys.argv[2], compression='zstd')",
@@ -113,12 +115,15 @@ JOBS = {
         "curl", "-sf", "-o", "/dev/null", f"{endpoint}/bench/nasdaq.csv"],
 }
 WARM = {"nasdaq-cli fetch --json, repeated (table cache)"}
+LEVEL4 = "nasdaq-cli fetch --output x.parquet, zstd level 4"
+level4_env = dict(cold_env, NASDAQ_OUTPUT_ZSTD_LEVEL="4")
 S3 = {"nasdaq-cli fetch s3://bench/nasdaq.csv --json"}
 FILTERED = f"nasdaq-cli fetch --tickers {','.join(tickers)} --from {year_before}"
 RATIOS = [
     ("nasdaq-cli fetch --json (memory)", "polars read_csv(try_parse_dates)"),
     ("nasdaq-cli fetch --json (memory)", "pandas old loader (dates + sorted MultiIndex)"),
     ("nasdaq-cli fetch --output x.parquet", "polars read_csv + write_parquet(zstd)"),
+    (LEVEL4, "polars read_csv + write_parquet(zstd)"),
     ("nasdaq-cli fetch --json, repeated (table cache)", "polars read_parquet (its file from above)"),
     ("nasdaq-cli fetch --json, repeated (table cache)", "nasdaq-cli fetch --json (memory)"),
     (FILTERED, "nasdaq-cli fetch --json (memory)"),
@@ -136,6 +141,8 @@ def run(argv, env):
 
 
 def env_of(name):
+    if name == LEVEL4:
+        return level4_env
     return warm_env if name in WARM else s3_env if name in S3 else cold_env
 
 
@@ -187,5 +194,9 @@ print(f"S3 load {from_s3:.2f} s against local load + 20 % of the raw download "
       f"{local:.2f} + 0.2 x {raw:.2f} = {local + 0.2 * raw:.2f} s: "
       f"{'met' if from_s3 <= local + 0.2 * raw else 'not met'} "
       f"(S3 load - local load = {(from_s3 - local) / raw:.2f} x the raw download)")
-for name in ("nasdaq.parquet", "polars.parquet"):
-    print(f"{name}: {os.path.getsize(os.path.join(out, name)) / 1e6:.0f} MB")
+polars_file = os.path.getsize(os.path.join(out, "polars.parquet"))
+print(f"polars.parquet: {polars_file / 1e6:.1f} MB")
+for name in ("nasdaq.parquet", "nasdaq-level4.parquet"):
+    ours_file = os.path.getsize(os.path.join(out, name))
+    print(f"{name}: {ours_file / 1e6:.1f} MB, no larger than polars': "
+          f"{'met' if ours_file <= polars_file else 'not met'}")

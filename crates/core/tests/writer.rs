@@ -199,6 +199,18 @@ async fn pages_are_cut_for_zstd_and_the_level_is_the_configured_one() {
         size(&default),
         size(&small)
     );
+    // A level zstd has not is refused, and nothing is left behind.
+    let path = dir.path().join("level-23.parquet");
+    let options = WriteOptions {
+        zstd_level: 23,
+        ..WriteOptions::default()
+    };
+    let err = write_table(&table, &path, &options)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("23"), "{err}");
+    assert!(!path.exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
 }
 
 #[tokio::test]
