@@ -419,16 +419,7 @@ fn a_zero_timeout_is_refused_naming_key_and_origin() {
 #[test]
 fn a_zstd_level_outside_1_to_22_is_refused_naming_key_and_origin() {
     let dir = tempfile::tempdir().unwrap();
-    let load = |environment: &[(&str, &str)]| {
-        Settings::load(&nasdaq_config::ConfigSources {
-            cwd: dir.path().into(),
-            environment: environment
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            ..Default::default()
-        })
-    };
+    let load = |environment: &[(&str, &str)]| Settings::load(&sources(dir.path(), environment));
     for bad in ["0", "23", "300", "-1", "fast"] {
         let err = load(&[("NASDAQ_OUTPUT_ZSTD_LEVEL", bad)])
             .unwrap_err()

@@ -307,10 +307,7 @@ impl<W: Write + Send> ParquetEncoder<W> {
                 // benchmark file's ticker column from 1.87 MB to 0.10 MB.
                 // (Dates keep small pages: sorted, their page statistics let
                 // a reader skip pages of a date range.)
-                DataType::Utf8
-                | DataType::LargeUtf8
-                | DataType::Utf8View
-                | DataType::Dictionary(..) => {
+                DataType::Utf8 => {
                     builder = builder.set_column_data_page_row_count_limit(
                         column,
                         options.row_group_rows.max(1),

@@ -10,8 +10,13 @@ use nasdaq_testkit::{BarsSpec, generate_csv};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 async fn table() -> Table {
+    table_of(BarsSpec::new(5, 1)).await
+}
+
+/// The loaded table of a generated file.
+async fn table_of(spec: BarsSpec) -> Table {
     let source = Arc::new(ObjectStoreSource::memory());
-    let csv = generate_csv(&BarsSpec::new(5, 1));
+    let csv = generate_csv(&spec);
     source
         .put("bars.csv", csv.into(), PutOptions::default())
         .await
@@ -144,18 +149,8 @@ async fn pages_are_cut_for_zstd_and_the_level_is_the_configured_one() {
     use parquet::column::page::Page;
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
-    let source = Arc::new(ObjectStoreSource::memory());
     // 120 tickers x 2 years: 62 640 rows, more than two price pages.
-    let csv = generate_csv(&BarsSpec::new(120, 2));
-    source
-        .put("bars.csv", csv.into(), PutOptions::default())
-        .await
-        .unwrap();
-    let table = Loader::new(source)
-        .load(&LoadRequest::new("bars.csv"))
-        .await
-        .unwrap()
-        .table;
+    let table = table_of(BarsSpec::new(120, 2)).await;
     let dir = tempfile::tempdir().unwrap();
     let write = |level: u8| {
         let path = dir.path().join(format!("level-{level}.parquet"));
