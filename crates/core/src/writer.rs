@@ -273,8 +273,8 @@ impl<W: Write + Send> ParquetEncoder<W> {
         let mut builder = WriterProperties::builder()
             .set_compression(match options.compression {
                 // On the benchmark file level 3 is 20 MB smaller than level 1,
-                // for a little more CPU; level 4 another 4 MB, for 15-25%
-                // more time in the Parquet job. A level zstd has not is an
+                // for a little more CPU; level 4 another 4 MB, for 25-40%
+                // more time in the Parquet job (bench_peers, 2026-12-07). A level zstd has not is an
                 // error, not some other level.
                 Compression::Zstd => {
                     ParquetCompression::ZSTD(ZstdLevel::try_new(i32::from(options.zstd_level))?)
