@@ -187,7 +187,7 @@ for round_ in range(rounds):
 
 size = os.path.getsize(path)
 print(f"{path}: {size / 1e6:.0f} MB, {rounds} interleaved rounds")
-print(f"{"job":62} {'median s':>9} {'min s':>7} {'peak RSS':>9}")
+print(f"{'job':62} {'median s':>9} {'min s':>7} {'peak RSS':>9}")
 for name in JOBS:
     print(f"{name:62} {statistics.median(times[name]):9.2f} {min(times[name]):7.2f} "
           f"{statistics.median(rss[name]) / 1e9:7.2f} GB")
