@@ -94,12 +94,7 @@ pub(crate) fn parse_date(field: &[u8], format: DateFormat) -> Result<i32, String
     };
     let parsed = match format {
         // A time after the date (yfinance writes `2024-01-02 00:00:00-05:00`) is ignored.
-        DateFormat::Iso => (field.len() >= 10
-            && field[4] == b'-'
-            && field[7] == b'-'
-            && (field.len() == 10 || matches!(field[10], b' ' | b'T')))
-        .then(|| Some((digits(0..4)?, digits(5..7)?, digits(8..10)?)))
-        .flatten(),
+        DateFormat::Iso => iso_date(field),
         // Real exports write `11/1/2019` as well as `11/01/2019`.
         DateFormat::UsSlash => us_slash(field),
         DateFormat::Compact => (field.len() == 8)
@@ -115,6 +110,29 @@ pub(crate) fn parse_date(field: &[u8], format: DateFormat) -> Result<i32, String
     };
     days_from_civil(year, month, day)
         .ok_or_else(|| format!("{} is not a calendar date", quote(field)))
+}
+
+/// (year, month, day) of `YYYY-MM-DD`, with nothing after it but a time
+/// (yfinance writes `2024-01-02 00:00:00-05:00`, which is ignored). Each
+/// digit is read at its place: in a ticker-major file every row has a new
+/// date, and a digit loop per part was a visible part of the parse.
+fn iso_date(field: &[u8]) -> Option<(u32, u32, u32)> {
+    let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1, ref rest @ ..] = field else {
+        return None;
+    };
+    if !matches!(rest.first(), None | Some(b' ' | b'T')) {
+        return None;
+    }
+    let digit = |b: u8| {
+        let value = b.wrapping_sub(b'0');
+        (value < 10).then_some(u32::from(value))
+    };
+    let year = digit(y0)? * 1000 + digit(y1)? * 100 + digit(y2)? * 10 + digit(y3)?;
+    Some((
+        year,
+        digit(m0)? * 10 + digit(m1)?,
+        digit(d0)? * 10 + digit(d1)?,
+    ))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date, `None` when there
@@ -269,6 +287,97 @@ impl Fields for Split<'_> {
 fn is_plain(chunk: &[u8]) -> bool {
     memchr::memchr2_iter(b'"', b'\r', chunk)
         .all(|i| chunk[i] == b'\r' && chunk.get(i + 1) == Some(&b'\n'))
+}
+
+/// The length of the field at the start of `text` (up to a comma or a
+/// line end), found eight bytes at a time: a date or a ticker is one or
+/// two words, where a byte-by-byte search mispredicted its end every row.
+fn field_length(text: &[u8]) -> usize {
+    /// A byte in each lane.
+    const fn lanes(byte: u8) -> u64 {
+        u64::from_le_bytes([byte; 8])
+    }
+    let mut at = 0;
+    while let Some(word) = text.get(at..at + 8) {
+        let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        // A lane's high bit set where the lane is zero (exact for the
+        // lowest such lane, which is all that is read).
+        let zero = |x: u64| x.wrapping_sub(lanes(1)) & !x & lanes(0x80);
+        let found =
+            zero(word ^ lanes(b',')) | zero(word ^ lanes(b'\n')) | zero(word ^ lanes(b'\r'));
+        if found != 0 {
+            return at + (found.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    text[at..]
+        .iter()
+        .position(|b| matches!(b, b',' | b'\n' | b'\r'))
+        .map_or(text.len(), |p| at + p)
+}
+
+/// A field's bytes kept from one row to the next, compared without an
+/// allocation or a `memcmp` call for the short fields dates and tickers
+/// are: two words and the length tell up to 16 bytes apart.
+#[derive(Default)]
+struct KeptField {
+    /// The words of a short field ([`KeptField::words`]).
+    words: (u64, u64),
+    /// Its length.
+    length: usize,
+    /// The bytes of a field longer than 16.
+    long: Vec<u8>,
+}
+
+impl KeptField {
+    /// Whether the field holds `raw`.
+    fn holds(&self, raw: &[u8]) -> bool {
+        raw.len() == self.length
+            && match Self::words(raw) {
+                Some(words) => words == self.words,
+                None => self.long == raw,
+            }
+    }
+
+    /// Keeps `raw`.
+    fn set(&mut self, raw: &[u8]) {
+        self.length = raw.len();
+        match Self::words(raw) {
+            Some(words) => self.words = words,
+            None => {
+                self.long.clear();
+                self.long.extend_from_slice(raw);
+            }
+        }
+    }
+
+    /// Two words that, with the length, hold all of a field of up to 16
+    /// bytes: its first and last eight (four) bytes, which overlap when it
+    /// is shorter than 16 (8); `None` for a longer field.
+    fn words(raw: &[u8]) -> Option<(u64, u64)> {
+        let n = raw.len();
+        let word = |at: usize| {
+            raw.get(at..at + 8)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u64::from_le_bytes)
+        };
+        let half = |at: usize| {
+            raw.get(at..at + 4)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
+        };
+        match n {
+            0 => Some((0, 0)),
+            // Bytes 0, n / 2 and n - 1 are every byte of a field this short.
+            1..=3 => Some((
+                u64::from(raw[0]) | u64::from(raw[n / 2]) << 8 | u64::from(raw[n - 1]) << 16,
+                0,
+            )),
+            4..=7 => Some((half(0), half(n - 4))),
+            8..=16 => Some((word(0), word(n - 8))),
+            _ => None,
+        }
+    }
 }
 
 fn trim(field: &[u8]) -> &[u8] {
@@ -451,11 +560,11 @@ struct Rows<'a> {
     to: Option<i32>,
     /// The last date field read and its days: in a date-major file most
     /// rows repeat the one before.
-    last_date: (Vec<u8>, i32),
+    last_date: (KeptField, i32),
     /// The ticker of the rows at hand, as stored.
     symbol: String,
     /// The ticker field it was read from.
-    last_ticker: Vec<u8>,
+    last_ticker: KeptField,
     /// Whether [`Rows::last_ticker`] holds a field read (not before the
     /// first row, nor after a refused one).
     ticker_read: bool,
@@ -523,9 +632,9 @@ impl<'a> Rows<'a> {
             volume_index,
             from: RowFilter::days(filter.from),
             to: RowFilter::days(filter.to),
-            last_date: (Vec::new(), 0),
+            last_date: (KeptField::default(), 0),
             symbol: String::new(),
-            last_ticker: Vec::new(),
+            last_ticker: KeptField::default(),
             ticker_read: false,
             ticker_kept: false,
             decided_at: date_index.max(ticker_index.unwrap_or(0)),
@@ -607,11 +716,9 @@ impl<'a> Rows<'a> {
     /// The days of a date field, read again only when it differs from the
     /// one before (in a date-major file most rows repeat it).
     fn day_of(&mut self, raw_date: &[u8]) -> Result<i32, String> {
-        if raw_date != self.last_date.0.as_slice() {
+        if !self.last_date.0.holds(raw_date) {
             let days = parse_date(raw_date, self.layout.date_format)?;
-            // Reuse the buffer: in ticker-major files the date changes every row.
-            self.last_date.0.clear();
-            self.last_date.0.extend_from_slice(raw_date);
+            self.last_date.0.set(raw_date);
             self.last_date.1 = days;
         }
         Ok(self.last_date.1)
@@ -627,16 +734,14 @@ impl<'a> Rows<'a> {
     fn keeps_ticker(&mut self, raw: &[u8], line: u64) -> Result<bool, RowError> {
         // In a ticker-major file most rows repeat the ticker before: its
         // checks, its spelling and the filter's verdict are kept.
-        if !(self.ticker_read && self.last_ticker == raw) {
+        if !(self.ticker_read && self.last_ticker.holds(raw)) {
             self.ticker_read = false;
             let field = match (&self.fixed_ticker, self.ticker_index) {
                 (None, Some(index)) => Some((index, raw)),
                 _ => None,
             };
             self.read_ticker(field, line)?;
-            // The buffer reused: in a date-major file the ticker changes every row.
-            self.last_ticker.clear();
-            self.last_ticker.extend_from_slice(raw);
+            self.last_ticker.set(raw);
             self.ticker_read = true;
         }
         Ok(self.ticker_kept)
@@ -753,10 +858,7 @@ impl<'a> Rows<'a> {
                     length
                 }
                 Role::Date | Role::Ticker | Role::Other => {
-                    let length = rest
-                        .iter()
-                        .position(|b| matches!(b, b',' | b'\n' | b'\r'))
-                        .unwrap_or(rest.len());
+                    let length = field_length(rest);
                     match role {
                         Role::Date => raw_date = trim(&rest[..length]),
                         Role::Ticker => raw_ticker = trim(&rest[..length]),
@@ -815,28 +917,34 @@ const POWERS_OF_TEN: [f64; 23] = [
 /// (Clinger's fast path).
 fn plain_decimal(text: &[u8]) -> Option<(f64, usize)> {
     let negative = text.first() == Some(&b'-');
-    let mut at = usize::from(negative);
+    let start = usize::from(negative);
+    // Integer digits, then (after a point) fraction digits: two tight
+    // loops, no state carried from byte to byte but the number.
     let mut mantissa = 0u64;
-    let mut digits = 0usize;
-    let mut decimals: Option<usize> = None;
-    while let Some(&byte) = text.get(at) {
-        match byte {
-            b'0'..=b'9' => {
-                mantissa = mantissa
-                    .wrapping_mul(10)
-                    .wrapping_add(u64::from(byte - b'0'));
-                digits += 1;
-                if let Some(decimals) = &mut decimals {
-                    *decimals += 1;
-                }
-            }
-            b'.' if decimals.is_none() && digits > 0 => decimals = Some(0),
-            _ => break,
+    let mut at = start;
+    let digits_from = |mut at: usize, mantissa: &mut u64| {
+        while let Some(digit) = text.get(at).map(|b| b.wrapping_sub(b'0'))
+            && digit < 10
+        {
+            *mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
+            at += 1;
         }
-        at += 1;
+        at
+    };
+    at = digits_from(at, &mut mantissa);
+    let whole = at - start;
+    let mut decimals = 0;
+    if whole > 0 && text.get(at) == Some(&b'.') {
+        let fraction = at + 1;
+        at = digits_from(fraction, &mut mantissa);
+        decimals = at - fraction;
+        // `5.` (a point and no digit after it) is not plain.
+        if decimals == 0 {
+            return None;
+        }
     }
-    let decimals = decimals.unwrap_or(0);
-    if digits == 0 || digits > 19 || mantissa > 1 << 53 || decimals == 0 && text[at - 1] == b'.' {
+    let digits = whole + decimals;
+    if whole == 0 || digits > 19 || mantissa > 1 << 53 {
         return None;
     }
     let value = mantissa as f64 / POWERS_OF_TEN[decimals];
@@ -1197,6 +1305,88 @@ mod tests {
         for volume in ["0", "7", "15289001", "-3", "000120", "-999999999999999999"] {
             let (value, _) = plain_integer(volume.as_bytes()).unwrap();
             assert_eq!(value, volume.parse::<i64>().unwrap(), "{volume}");
+        }
+    }
+
+    #[test]
+    fn a_field_ends_where_a_byte_by_byte_search_ends_it() {
+        let reference = |text: &[u8]| {
+            text.iter()
+                .position(|b| matches!(b, b',' | b'\n' | b'\r'))
+                .unwrap_or(text.len())
+        };
+        // Every start and end of a line with fields of each length around
+        // a word, every terminator, and bytes one off the terminators.
+        let line = b"2024-01-02,A,ABCDEFG,ABCDEFGH,ABCDEFGHI,ABCDEFGHIJKLMNOPQ\r\nx\x2b\x2d\x0b\x0c,\xff\x80\n";
+        for start in 0..line.len() {
+            for end in start..=line.len() {
+                let text = &line[start..end];
+                assert_eq!(
+                    field_length(text),
+                    reference(text),
+                    "{:?}",
+                    String::from_utf8_lossy(text)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_kept_field_holds_exactly_the_bytes_it_was_given() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for length in 0..=20usize {
+            let field: Vec<u8> = (0..length).map(|_| rng.u8(..)).collect();
+            let mut kept = KeptField::default();
+            kept.set(&field);
+            assert!(kept.holds(&field), "{field:?}");
+            // One byte changed anywhere, or one byte more or fewer, is another field.
+            for at in 0..length {
+                let mut other = field.clone();
+                other[at] ^= 1 << rng.u32(0..8);
+                assert!(!kept.holds(&other), "{field:?} holds {other:?}");
+            }
+            let mut longer = field.clone();
+            longer.push(0);
+            assert!(!kept.holds(&longer), "{field:?} holds {longer:?}");
+            if let Some((_, shorter)) = field.split_last() {
+                assert!(!kept.holds(shorter), "{field:?} holds {shorter:?}");
+            }
+        }
+        // A long field, then a short one, then the long one again.
+        let mut kept = KeptField::default();
+        kept.set(b"a field of more than sixteen bytes");
+        assert!(kept.holds(b"a field of more than sixteen bytes"));
+        assert!(!kept.holds(b"a field of more than sixteen byteZ"));
+        kept.set(b"AAPL");
+        assert!(kept.holds(b"AAPL") && !kept.holds(b"a field of more than sixteen bytes"));
+    }
+
+    #[test]
+    fn iso_dates_are_read_as_the_calendar_has_them() {
+        for (text, expected) in [
+            ("1970-01-01", Some(0)),
+            ("2024-02-29", Some(19_782)),
+            ("2024-01-02 00:00:00-05:00", Some(19_724)),
+            ("2024-01-02T10:00", Some(19_724)),
+            ("0000-03-01", Some(-719_468)),
+            ("2023-02-29", None),
+            ("2024-13-01", None),
+            ("2024-00-10", None),
+            ("2024-01-32", None),
+            ("2024-01-00", None),
+            ("2024-1-02", None),
+            ("2024/01/02", None),
+            ("2024-01-02x", None),
+            ("2024-01-0", None),
+            ("20a4-01-02", None),
+            ("2024-01-0/", None),
+            ("", None),
+        ] {
+            assert_eq!(
+                parse_date(text.as_bytes(), DateFormat::Iso).ok(),
+                expected,
+                "{text}"
+            );
         }
     }
 }
