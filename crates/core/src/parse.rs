@@ -113,9 +113,8 @@ pub(crate) fn parse_date(field: &[u8], format: DateFormat) -> Result<i32, String
 }
 
 /// (year, month, day) of `YYYY-MM-DD`, with nothing after it but a time
-/// (yfinance writes `2024-01-02 00:00:00-05:00`, which is ignored). Each
-/// digit is read at its place: in a ticker-major file every row has a new
-/// date, and a digit loop per part was a visible part of the parse.
+/// (yfinance writes `2024-01-02 00:00:00-05:00`, which is ignored): the
+/// layout checked by one slice pattern, each digit read at its place.
 fn iso_date(field: &[u8]) -> Option<(u32, u32, u32)> {
     let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1, ref rest @ ..] = field else {
         return None;
@@ -291,7 +290,7 @@ fn is_plain(chunk: &[u8]) -> bool {
 
 /// The length of the field at the start of `text` (up to a comma or a
 /// line end), found eight bytes at a time: a date or a ticker is one or
-/// two words, where a byte-by-byte search mispredicted its end every row.
+/// two words, read whole instead of a byte and a branch at a time.
 fn field_length(text: &[u8]) -> usize {
     /// A byte in each lane.
     const fn lanes(byte: u8) -> u64 {
@@ -921,7 +920,6 @@ fn plain_decimal(text: &[u8]) -> Option<(f64, usize)> {
     // Integer digits, then (after a point) fraction digits: two tight
     // loops, no state carried from byte to byte but the number.
     let mut mantissa = 0u64;
-    let mut at = start;
     let digits_from = |mut at: usize, mantissa: &mut u64| {
         while let Some(digit) = text.get(at).map(|b| b.wrapping_sub(b'0'))
             && digit < 10
@@ -931,7 +929,7 @@ fn plain_decimal(text: &[u8]) -> Option<(f64, usize)> {
         }
         at
     };
-    at = digits_from(at, &mut mantissa);
+    let mut at = digits_from(start, &mut mantissa);
     let whole = at - start;
     let mut decimals = 0;
     if whole > 0 && text.get(at) == Some(&b'.') {
